@@ -1,0 +1,21 @@
+"""Forward-only PostgreSQL migrations from plain versioned SQL files.
+
+Independent of the demo app: give it an app's `db`, `Version` model and
+`__db_version__`, then register the commands (see README, "Add it to your app").
+
+    scripts.py     find sql/migration/vN.sql, sorted by version; read one
+    statements.py  split a script (pglast) and decide what runs in a transaction
+    state.py       read the database's bookkeeping and judge it against the scripts
+    history.py     the version_history table
+    runner.py      the advisory lock and running one script
+    migrator.py    the library functions: migrate, plan, baseline, status
+    report.py      what the commands print
+    commands.py    Flask-Script commands; cli.py the flask CLI group
+"""
+import logging
+
+from .migrator import Migrator
+
+logging.getLogger("myapp.migrate").addHandler(logging.NullHandler())
+
+__all__ = ["Migrator"]

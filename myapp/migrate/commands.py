@@ -1,0 +1,131 @@
+"""Flask-Script commands: parse options, ask, print, and call one Migrator function each.
+
+Register them in an app's manage.py with `add_migration_commands(manager, migrator)`.
+Works with Flask-Script 2.0.6 and Flask-Script-NG 2.1; options are declared
+on the classes (the @manager.command decorators crash on Python 3.11).
+"""
+import json
+import sys
+from functools import wraps
+
+from .errors import EXIT_FAILED, EXIT_OK, CheckFailed, MigrationError, NoAnswer
+from .migrator import DEFAULT_LOCK_TIMEOUT
+from .report import Reporter, format_status, status_exit_code
+
+try:
+    from flask_script import Command, Manager, Option, prompt_bool
+except ImportError:  # Flask >= 2 cannot import Flask-Script 2.0.6; apps use the maintained fork
+    from flask_script_ng import Command, Manager, Option, prompt_bool
+
+
+def exit_on_error(run):
+    """The one place the project's errors become an exit status and a line on stderr."""
+    @wraps(run)
+    def wrapper(*args, **kwargs):
+        try:
+            return run(*args, **kwargs) or EXIT_OK
+        except MigrationError as error:
+            print("error: %s" % error, file=sys.stderr)
+            return error.exit_code
+        except KeyboardInterrupt:
+            print("interrupted; a script that was running in a transaction was rolled back",
+                  file=sys.stderr)
+            return 130
+    return wrapper
+
+
+def ask(question):
+    """The recipe's prompt_bool, with a missing answer made into one clear line."""
+    try:
+        return prompt_bool(question)
+    except (EOFError, RuntimeError):
+        print(file=sys.stderr)
+        raise NoAnswer("no answer on standard input; pass --yes to run without asking")
+
+
+class MigrateTables(Command):
+    """Migrate the database to the schema version this code needs (__db_version__)."""
+
+    option_list = (
+        Option("-y", "--yes", action="store_true", help="do not ask for confirmation"),
+        Option("--to", type=int, metavar="N", help="stop at version N (at most __db_version__)"),
+        Option("--dry-run", action="store_true",
+               help="show the scripts and statements that would run; change nothing"),
+        Option("--baseline", type=int, metavar="N",
+               help="adopt an existing database whose schema is version N; run no script"),
+        Option("--lock-timeout", type=float, default=DEFAULT_LOCK_TIMEOUT, metavar="SECONDS",
+               help="how long to wait for another migration to finish (default %(default)s)"),
+        Option("--allow-changed", action="store_true",
+               help="accept applied scripts that changed on disk, and record that"),
+        Option("--retry", type=int, metavar="N", help="run interrupted script N again from the start"),
+        Option("--mark-applied", type=int, metavar="N",
+               help="record script N as applied without running it (you finished it by hand)"),
+    )
+
+    def __init__(self, migrator):
+        self.migrator = migrator
+
+    @exit_on_error
+    def run(self, yes=False, to=None, dry_run=False, baseline=None,
+            lock_timeout=DEFAULT_LOCK_TIMEOUT, allow_changed=False, retry=None, mark_applied=None):
+        reporter = Reporter(sys.stdout)
+        if dry_run:
+            assessment, planned = self.migrator.plan(to)
+            reporter.dry_run(assessment, planned)
+            return EXIT_OK
+        confirm = None if yes else self._confirm(baseline)
+        if baseline is not None:
+            self.migrator.baseline(baseline, confirm, lock_timeout, reporter)
+            reporter.line("Baselined the database at version %d; no script ran" % baseline)
+            return EXIT_OK
+        result = self.migrator.migrate(to, confirm, lock_timeout, allow_changed, retry, mark_applied,
+                                       reporter)
+        reporter.summary(result)
+        return EXIT_OK
+
+    def _confirm(self, baseline):
+        database = self.migrator.describe_database()
+
+        def confirm():
+            if baseline is None:
+                print("WARNING: this migrates the database %s to version %d. "
+                      "Back it up before you go on." % (database, self.migrator.code_version))
+            else:
+                print("WARNING: this records that the database %s already has the schema of "
+                      "version %d." % (database, baseline))
+            sys.stdout.flush()
+            return ask("Do you want to continue?")
+        return confirm
+
+
+class MigrateStatus(Command):
+    """Show the database's migration state; change nothing."""
+
+    option_list = (
+        Option("--all", action="store_true", dest="show_all", help="show the whole history"),
+        Option("--json", action="store_true", dest="as_json", help="print one JSON document"),
+        Option("--check", action="store_true",
+               help="exit 1 unless the database is exactly at __db_version__ with no warnings"),
+    )
+
+    def __init__(self, migrator):
+        self.migrator = migrator
+
+    @exit_on_error
+    def run(self, show_all=False, as_json=False, check=False):
+        status = self.migrator.status(history_limit=None if show_all else 10)
+        if as_json:
+            print(json.dumps(status, indent=2))
+        else:
+            print(format_status(status))
+        if check and status_exit_code(status) != EXIT_OK:
+            if not as_json:
+                raise CheckFailed("the database is not exactly at version %d" % status["code_version"])
+            return EXIT_FAILED
+        return EXIT_OK
+
+
+def add_migration_commands(manager, migrator):
+    """Register migrate_tables and migrate_status on a Flask-Script Manager."""
+    manager.add_command("migrate_tables", MigrateTables(migrator))
+    manager.add_command("migrate_status", MigrateStatus(migrator))

@@ -1,0 +1,67 @@
+"""The scripts' psycopg2 connection, made from the same URL Flask-SQLAlchemy uses.
+
+Deriving it from `db.engine.url` means the version row (written through
+db.session) and the scripts can never land in two different databases.
+"""
+import getpass
+import os
+import socket
+
+import psycopg2
+
+from .errors import ConfigurationError
+
+APPLICATION_NAME = "migrate_tables"
+
+
+def connect_params(url):
+    """psycopg2.connect() keyword arguments for a SQLAlchemy URL."""
+    if not url.drivername.startswith("postgres"):
+        raise ConfigurationError("the database URL is for %s; migrate_tables needs PostgreSQL"
+                                 % url.drivername)
+    params = {key: value for key, value in (
+        ("host", url.host), ("port", url.port), ("user", url.username),
+        ("password", url.password), ("dbname", url.database)) if value is not None}
+    # Query arguments (host=/run/postgresql, sslmode=...) are libpq's own.
+    for key, value in dict(url.query).items():
+        params[key] = value if isinstance(value, str) else value[-1]
+    return params
+
+
+def masked(url):
+    """The URL as text with its password hidden."""
+    if hasattr(url, "render_as_string"):
+        return url.render_as_string(hide_password=True)
+    return repr(url)  # SQLAlchemy 1.3 masks the password in repr()
+
+
+def redact(text, params):
+    """Remove the password from a message, whatever the library put in it."""
+    password = params.get("password")
+    if password:
+        text = text.replace(str(password), "***")
+    return text
+
+
+def who():
+    """OS user, host and pid of this migrator, for the history and for waiters."""
+    try:
+        os_user = getpass.getuser()
+    except Exception:  # no login name in some containers
+        os_user = str(os.getuid())
+    return os_user, socket.gethostname(), os.getpid()
+
+
+def connect(params):
+    """Open the autocommit connection the scripts run on."""
+    os_user, host, pid = who()
+    try:
+        connection = psycopg2.connect(
+            application_name="%s %s@%s pid %d" % (APPLICATION_NAME, os_user, host, pid)[:63],
+            **params)
+    except psycopg2.Error as error:
+        reason = redact(str(error).strip().splitlines()[0] if str(error).strip() else repr(error), params)
+        raise ConfigurationError("cannot connect to database %s on %s: %s" % (
+            params.get("dbname", "?"), params.get("host", "localhost"), reason))
+    connection.autocommit = True
+    return connection

@@ -1,0 +1,72 @@
+"""The named failures of the migration tool and the exit status each one means.
+
+Every message is one line that says what is wrong and what to do next. The
+command layers turn these into an exit status and a line on stderr, in one
+place (`commands.exit_on_error`, `cli.exit_on_error`).
+
+Exit statuses, the same for every command:
+    0  done, or nothing to do
+    1  a migration or a check failed, or the operator declined
+    2  bad usage or configuration, no answer to the prompt, or the migrations
+       or the database are inconsistent and nothing was run
+    3  the migration lock could not be taken in time
+"""
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_REFUSED = 2
+EXIT_LOCKED = 3
+
+
+class MigrationError(Exception):
+    """Base of every error the tool reports without a traceback."""
+
+    exit_code = EXIT_FAILED
+
+
+class ScriptFailed(MigrationError):
+    """A migration script failed; the database is as it was before that script."""
+
+
+class Declined(MigrationError):
+    """The operator answered no."""
+
+
+class CheckFailed(MigrationError):
+    """A read-only check found the database or the migrations not as they should be."""
+
+
+class ConfigurationError(MigrationError):
+    """Bad configuration, or the database cannot be reached with it."""
+
+    exit_code = EXIT_REFUSED
+
+
+class NoAnswer(MigrationError):
+    """The prompt got no answer (standard input empty or closed)."""
+
+    exit_code = EXIT_REFUSED
+
+
+class UsageError(MigrationError):
+    """Options that do not fit together or do not fit the database."""
+
+    exit_code = EXIT_REFUSED
+
+
+class InvalidScripts(MigrationError):
+    """The migration scripts on disk are not a valid sequence, or one cannot be read."""
+
+    exit_code = EXIT_REFUSED
+
+
+class InconsistentDatabase(MigrationError):
+    """The database's bookkeeping does not fit the scripts or the code; nothing was run."""
+
+    exit_code = EXIT_REFUSED
+
+
+class LockTimeout(MigrationError):
+    """Another migrator held the lock for longer than --lock-timeout."""
+
+    exit_code = EXIT_LOCKED

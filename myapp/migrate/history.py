@@ -1,0 +1,106 @@
+"""The history table: one row per attempt to apply a script, and what became of it.
+
+Outcomes:
+    running          the attempt started and has not ended (a crash leaves it so)
+    applied          the script ran to the end
+    failed           the script failed; `steps_done` says how much was committed
+    interrupted      a transactional attempt that was killed, found rolled back later
+    baseline         the database was adopted at this version; no script ran
+    marked-applied   an operator said this script was finished by hand
+    accepted-change  an applied script changed on disk and --allow-changed took it
+"""
+from collections import namedtuple
+
+from psycopg2 import sql
+
+APPLIED_OUTCOMES = ("applied", "baseline", "marked-applied", "accepted-change")
+
+COLUMNS = ("id", "version", "filename", "checksum", "mode", "outcome", "steps_done", "steps_total",
+           "started_at", "finished_at", "duration_s", "error", "db_user", "os_user", "host", "pid",
+           "note")
+HistoryRow = namedtuple("HistoryRow", COLUMNS)
+
+_CREATE = """
+CREATE TABLE IF NOT EXISTS {table} (
+    id bigserial PRIMARY KEY,
+    version integer NOT NULL,
+    filename text,
+    checksum text,
+    mode text NOT NULL,
+    outcome text NOT NULL,
+    steps_done integer NOT NULL DEFAULT 0,
+    steps_total integer,
+    started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at timestamptz,
+    duration_s double precision,
+    error text,
+    db_user text NOT NULL DEFAULT current_user,
+    os_user text,
+    host text,
+    pid integer,
+    note text
+)"""
+
+
+class History:
+    """Reads and writes the history table over the runner's psycopg2 connection."""
+
+    def __init__(self, connection, table):
+        self.connection = connection
+        self.table = sql.Identifier(table)
+        self.table_name = table
+
+    def _sql(self, template):
+        return sql.SQL(template).format(table=self.table)
+
+    def exists(self):
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (self.table_name,))
+            return cursor.fetchone()[0]
+
+    def create(self):
+        with self.connection.cursor() as cursor:
+            cursor.execute(self._sql(_CREATE))
+
+    def rows(self):
+        """Every row, oldest first; no rows when the table does not exist yet."""
+        if not self.exists():
+            return []
+        with self.connection.cursor() as cursor:
+            cursor.execute(self._sql("SELECT %s FROM {table} ORDER BY id" % ", ".join(COLUMNS)))
+            return [HistoryRow(*row) for row in cursor.fetchall()]
+
+    def start(self, cursor, version, filename, checksum, mode, outcome, who, steps_total=None,
+              note=None):
+        """Insert an attempt's row and return its id."""
+        os_user, host, pid = who
+        cursor.execute(self._sql(
+            "INSERT INTO {table} (version, filename, checksum, mode, outcome, steps_total,"
+            " os_user, host, pid, note) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"),
+            (version, filename, checksum, mode, outcome, steps_total, os_user, host, pid, note))
+        return cursor.fetchone()[0]
+
+    def record(self, version, filename, checksum, mode, outcome, who, note=None):
+        """Insert a finished row (baseline, marked-applied, accepted-change)."""
+        with self.connection.cursor() as cursor:
+            row_id = self.start(cursor, version, filename, checksum, mode, outcome, who, note=note)
+            self.finish(cursor, row_id, outcome)
+            return row_id
+
+    def progress_sql(self, row_id, steps_done):
+        return self._sql("UPDATE {table} SET steps_done = %s WHERE id = %s"), (steps_done, row_id)
+
+    def finish_sql(self, row_id, outcome, error=None, steps_done=None):
+        return self._sql(
+            "UPDATE {table} SET outcome = %s, error = %s, steps_done = coalesce(%s, steps_done),"
+            " finished_at = clock_timestamp(),"
+            " duration_s = extract(epoch FROM clock_timestamp() - started_at)"
+            " WHERE id = %s"), (outcome, error, steps_done, row_id)
+
+    def finish(self, cursor, row_id, outcome, error=None, steps_done=None):
+        cursor.execute(*self.finish_sql(row_id, outcome, error, steps_done))
+
+    def close_interrupted(self, row_id, note):
+        with self.connection.cursor() as cursor:
+            cursor.execute(self._sql(
+                "UPDATE {table} SET outcome = 'interrupted', note = %s WHERE id = %s"), (note, row_id))

@@ -1,0 +1,355 @@
+"""The library functions the commands call: migrate, status, plan, baseline.
+
+`Migrator` knows one app's migrations: its Flask-SQLAlchemy `db`, its
+`Version` model, its `__db_version__` and its SQL directory. It follows the
+recipe: the `Version` row is read with `Version.query.one_or_none()` and
+committed through `db.session` after each script, while the scripts run on
+a direct psycopg2 autocommit connection made from the same URL.
+"""
+import logging
+import os
+import time
+from collections import namedtuple
+from contextlib import contextmanager
+
+import psycopg2
+from flask import current_app
+
+from . import connection as conn
+from .errors import ConfigurationError, Declined, InconsistentDatabase, InvalidScripts, UsageError
+from .history import History
+from .runner import MigrationLock, ScriptRunner, crash_point, describe_holder, lock_key
+from .scripts import check_sequence, checksum, discover, read_script
+from .state import assess, read_state
+from .statements import plan_script
+
+log = logging.getLogger("myapp.migrate")
+
+DEFAULT_LOCK_TIMEOUT = 60.0
+
+Result = namedtuple("Result", "from_version to_version applied seconds")
+PlannedScript = namedtuple("PlannedScript", "script plan")
+
+
+class Listener:
+    """What the library tells its caller while it works; the command layer prints it."""
+
+    def notice(self, message):
+        pass
+
+    def waiting_for_lock(self, holder):
+        pass
+
+    def script_started(self, script, plan):
+        pass
+
+    def script_finished(self, script, seconds):
+        pass
+
+
+class Migrator:
+    def __init__(self, db, version_model, code_version, sql_dir=None, history_table="version_history"):
+        """`sql_dir` defaults to the app's SQL_DIR setting, read when a command runs."""
+        self.db = db
+        self.version_model = version_model
+        self.code_version = code_version
+        self._sql_dir = sql_dir
+        self.history_table = history_table
+
+    # -- what is on disk -------------------------------------------------
+
+    @property
+    def sql_dir(self):
+        return self._sql_dir or current_app.config["SQL_DIR"]
+
+    @property
+    def migration_dir(self):
+        return os.path.join(self.sql_dir, "migration")
+
+    def scripts(self):
+        """The scripts on disk, checked to form a sequence up to the code's version."""
+        discovery = discover(self.migration_dir)
+        check_sequence(discovery.scripts, self.code_version)
+        return discovery
+
+    # -- connections -------------------------------------------------------
+
+    @property
+    def url(self):
+        try:
+            return self.db.engine.url
+        except Exception as error:  # no URI configured, no app context, bad URL
+            raise ConfigurationError("no usable database URL: %s" % error)
+
+    def describe_database(self):
+        return conn.masked(self.url)
+
+    @contextmanager
+    def _connection(self):
+        params = conn.connect_params(self.url)
+        connection = conn.connect(params)
+        try:
+            yield connection
+        except psycopg2.Error as error:
+            raise ConfigurationError("database error: %s" % conn.redact(str(error).strip(), params))
+        finally:
+            connection.close()
+
+    @contextmanager
+    def _locked(self, lock_timeout, listener):
+        with self._connection() as connection:
+            if connection.server_version >= 140000:
+                # A killed migrator's server process then notices within a second
+                # and rolls back, instead of finishing a long statement first.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET client_connection_check_interval = '1s'")
+            lock = MigrationLock(connection, lock_key(self._version_table))
+            lock.acquire(lock_timeout, listener.waiting_for_lock)
+            yield connection
+
+    @property
+    def _version_table(self):
+        return self.version_model.__table__.name
+
+    def _read(self, connection, scripts, allow_changed=False):
+        history = History(connection, self.history_table)
+        state = read_state(connection, self._version_table, "version", history)
+        assessment = assess(state, scripts, self.code_version, _disk_checksum, allow_changed)
+        return history, state, assessment
+
+    # -- migrate -------------------------------------------------------------
+
+    def target(self, to, current=None):
+        if to is None:
+            return self.code_version
+        if to > self.code_version:
+            raise UsageError("--to %d is above the version this code needs (__db_version__ = %d)"
+                             % (to, self.code_version))
+        if current is not None and to < current:
+            raise UsageError("--to %d is below the database's version %d; migrations only go forward"
+                             % (to, current))
+        return to
+
+    def migrate(self, to=None, confirm=None, lock_timeout=DEFAULT_LOCK_TIMEOUT, allow_changed=False,
+                retry=None, mark_applied=None, listener=None):
+        """Bring the database to `to` (default: the code's version). Returns a Result."""
+        listener = listener or Listener()
+        discovery = self.scripts()
+        for name in discovery.ignored:
+            listener.notice("ignored %s: not a migration name (vN.sql or vN_description.sql)" % name)
+        target = self.target(to)
+        if confirm is not None and not confirm():
+            raise Declined("declined; the database was not changed")
+
+        started = time.monotonic()
+        with self._locked(lock_timeout, listener) as connection:
+            # Read again under the lock: another server may have just migrated.
+            history, state, assessment = self._read(connection, discovery.scripts, allow_changed)
+            self.target(to, assessment.current)
+            _refuse(assessment, retry, mark_applied)
+            pending = [s for s in assessment.pending if s.version <= target]
+            checked = _preflight(pending)
+
+            history.create()
+            version_row = self._version_row()
+            who = conn.who()
+            current = self._reconcile(history, assessment, version_row, who, listener)
+            if mark_applied is not None:
+                current = self._mark_applied(history, assessment, mark_applied, pending, who,
+                                             version_row, listener)
+                pending = [s for s in pending if s.version > mark_applied]
+            if assessment.dirty is not None and retry == assessment.dirty.version:
+                history.close_interrupted(assessment.dirty.id, "run again with --retry")
+
+            from_version = current
+            self.db.session.commit()  # no idle transaction may block the scripts' DDL
+            runner = ScriptRunner(connection, history, who)
+            applied = []
+            for script in pending:
+                text = read_script(script.path)
+                if checksum(text) != checked[script.version]:
+                    raise InconsistentDatabase("%s changed while migrating; run again" % script.name)
+                plan = plan_script(text, script.name)
+                listener.script_started(script, plan)
+                log.info("Upgrading database to version %d (%s, %s)", script.version, script.name,
+                         plan.mode)
+                script_started = time.monotonic()
+                note = "--retry" if retry == script.version else None
+                runner.run(script, text, checked[script.version], plan, note)
+                del text
+                crash_point("after-script-commit")
+                version_row.version = script.version
+                self.db.session.commit()
+                seconds = time.monotonic() - script_started
+                log.info("Applied %s in %.3fs", script.name, seconds)
+                listener.script_finished(script, seconds)
+                applied.append((script, seconds))
+                current = script.version
+        return Result(from_version, current, applied, time.monotonic() - started)
+
+    def _version_row(self):
+        """The recipe's Version row, made when missing (the table too, on a new database)."""
+        self.version_model.__table__.create(bind=self.db.engine, checkfirst=True)
+        row = self.version_model.query.one_or_none()
+        if row is None:
+            row = self.version_model(version=0, version_id=1)
+            self.db.session.add(row)
+            self.db.session.commit()
+        return row
+
+    def _reconcile(self, history, assessment, version_row, who, listener):
+        """Bring the version row and the history into agreement, saying what was repaired."""
+        for row in assessment.interrupted:
+            history.close_interrupted(row.id, "killed inside its transaction; rolled back")
+            listener.notice("%s was interrupted last time inside its transaction; it was rolled back "
+                            "and runs again" % row.filename)
+        if assessment.adopt:
+            history.record(assessment.adopt, None, None, "baseline", "baseline", who,
+                           note="adopted: the version table said %d and there was no history"
+                           % assessment.adopt)
+            listener.notice("recorded version %d from the version table as the history's baseline"
+                            % assessment.adopt)
+        if assessment.repair:
+            stored, applied = assessment.repair
+            version_row.version = applied
+            self.db.session.commit()
+            listener.notice("the version table said %s but version %d was applied (see the history); "
+                            "repaired it to %d without running anything" % (stored, applied, applied))
+        for version, name, kind in assessment.changed:
+            path = os.path.join(self.migration_dir, name)
+            new_checksum = checksum(read_script(path)) if kind == "changed" else None
+            history.record(version, name, new_checksum, "accepted-change", "accepted-change", who,
+                           note="--allow-changed: applied script %s" % kind)
+            listener.notice("accepted %s %s (--allow-changed); recorded in the history" % (name, kind))
+        return assessment.current
+
+    def _mark_applied(self, history, assessment, version, pending, who, version_row, listener):
+        dirty = assessment.dirty
+        script = next((s for s in pending if s.version == version), None)
+        if dirty is not None and dirty.version == version:
+            if dirty.outcome == "running":
+                history.close_interrupted(dirty.id, "operator finished it by hand (--mark-applied)")
+        elif script is None or script.version != assessment.current + 1:
+            raise UsageError("--mark-applied %d: version %d is neither interrupted nor the next "
+                             "pending script" % (version, version))
+        name = script.name if script else dirty.filename
+        file_checksum = checksum(read_script(script.path)) if script else None
+        history.record(version, name, file_checksum, "marked-applied", "marked-applied", who,
+                       note="--mark-applied: finished by hand, not run")
+        version_row.version = version
+        self.db.session.commit()
+        listener.notice("recorded %s as applied without running it (--mark-applied)" % name)
+        return version
+
+    # -- read-only operations -------------------------------------------------
+
+    def plan(self, to=None):
+        """What `migrate` would run, script by script with its statements; changes nothing."""
+        discovery = self.scripts()
+        target = self.target(to)
+        with self._connection() as connection:
+            _, _, assessment = self._read(connection, discovery.scripts)
+        self.target(to, assessment.current)
+        _refuse(assessment, None, None)
+        pending = [s for s in assessment.pending if s.version <= target]
+        return assessment, [PlannedScript(s, plan_script(read_script(s.path), s.name, True))
+                            for s in pending]
+
+    def baseline(self, version, confirm=None, lock_timeout=DEFAULT_LOCK_TIMEOUT, listener=None):
+        """Adopt an existing database whose schema is that of `version`; run no script."""
+        listener = listener or Listener()
+        if not 1 <= version <= self.code_version:
+            raise UsageError("--baseline %d: the version must be between 1 and __db_version__ (%d)"
+                             % (version, self.code_version))
+        discovery = discover(self.migration_dir)
+        if confirm is not None and not confirm():
+            raise Declined("declined; the database was not changed")
+        with self._locked(lock_timeout, listener) as connection:
+            history, state, assessment = self._read(connection, discovery.scripts)
+            if state.stored_versions or state.history_rows:
+                raise UsageError("--baseline: the database already has a version (%s); baseline is "
+                                 "only for a database that never had one" % assessment.current)
+            history.create()
+            history.record(version, None, None, "baseline", "baseline", conn.who(),
+                           note="--baseline: adopted an existing schema")
+            version_row = self._version_row()
+            version_row.version = version
+            self.db.session.commit()
+        log.info("Baselined the database at version %d", version)
+        return version
+
+    def status(self, history_limit=10):
+        """What `migrate_status` shows, as one JSON-ready dict (shape in the README)."""
+        discovery = discover(self.migration_dir)
+        warnings = ["ignored %s: not a migration name" % name for name in discovery.ignored]
+        try:
+            check_sequence(discovery.scripts, self.code_version)
+        except InvalidScripts as error:
+            warnings.append(str(error))
+        with self._connection() as connection:
+            _, state, assessment = self._read(connection, discovery.scripts)
+            holder = MigrationLock(connection, lock_key(self._version_table)).holder()
+        problems = list(assessment.problems)
+        if holder is not None:
+            # A migration is running now: its "running" row is not a crash.
+            problems = [p for p in problems if p.kind != "dirty"]
+        warnings += [p.message for p in problems]
+        if assessment.repair:
+            warnings.append("the version table says %s but the history says %d; the next "
+                            "migrate_tables repairs it" % assessment.repair)
+        rows = state.history_rows if history_limit is None else state.history_rows[-history_limit:]
+        pending = [s for s in assessment.pending]
+        return {
+            "database": self.describe_database(),
+            "server_version": _server_version(state.server_version),
+            "stored_version": assessment.stored,
+            "current_version": assessment.current,
+            "code_version": self.code_version,
+            "up_to_date": assessment.current == self.code_version and not pending,
+            "pending": [{"version": s.version, "file": s.name} for s in pending],
+            "migration_running": describe_holder(holder) if holder else None,
+            "history_total": len(state.history_rows),
+            "history": [_history_entry(row) for row in reversed(rows)],
+            "warnings": warnings,
+        }
+
+
+def _server_version(number):
+    major, minor = divmod(number, 10000)
+    return "%d.%d" % (major, minor)
+
+
+def _history_entry(row):
+    return {
+        "id": row.id, "version": row.version, "file": row.filename, "outcome": row.outcome,
+        "mode": row.mode, "started_at": row.started_at.isoformat() if row.started_at else None,
+        "duration_s": round(row.duration_s, 3) if row.duration_s is not None else None,
+        "db_user": row.db_user, "os_user": row.os_user, "host": row.host, "error": row.error,
+        "note": row.note,
+    }
+
+
+def _disk_checksum(script):
+    return checksum(read_script(script.path))
+
+
+def _refuse(assessment, retry, mark_applied):
+    """Stop before changing anything when the database cannot be migrated as it is."""
+    dirty = assessment.dirty
+    if retry is not None and (dirty is None or dirty.version != retry):
+        raise UsageError("--retry %d: version %d is not an interrupted script; nothing to retry"
+                         % (retry, retry))
+    for problem in assessment.problems:
+        if problem.kind == "dirty" and dirty.version in (retry, mark_applied):
+            continue
+        raise InconsistentDatabase(problem.message)
+
+
+def _preflight(scripts):
+    """Read every pending script once before anything runs: unreadable or non-UTF-8 files stop here."""
+    checked = {}
+    for script in scripts:
+        text = read_script(script.path)
+        plan_script(text, script.name)
+        checked[script.version] = checksum(text)
+    return checked

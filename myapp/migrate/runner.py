@@ -1,0 +1,175 @@
+"""Running scripts over the psycopg2 connection: the lock, the steps, the history rows.
+
+A script that can run in a transaction runs whole in one, and its history
+row is marked applied inside that same transaction, so "applied" and
+"recorded" never come apart. A script in steps records its progress with
+each committed step, so a crash says exactly how far it got.
+"""
+import logging
+import os
+import signal
+import zlib
+from collections import namedtuple
+
+import psycopg2
+import psycopg2.errors
+
+from .errors import LockTimeout, ScriptFailed
+from .statements import TRANSACTION, line_at
+
+log = logging.getLogger("myapp.migrate")
+
+LockHolder = namedtuple("LockHolder", "pid application client since state")
+
+_CRASH_AT = os.environ.get("MIGRATE_TABLES_CRASH_AT")
+
+
+def crash_point(name):
+    """Fault injection for the crash tests: die here like a killed process would."""
+    if _CRASH_AT == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def lock_key(version_table):
+    """One advisory lock per version table (advisory locks are per database already)."""
+    return zlib.crc32(("migrate_tables:" + version_table).encode())
+
+
+class MigrationLock:
+    """A session-level advisory lock held for the whole run."""
+
+    def __init__(self, connection, key):
+        self.connection = connection
+        self.key = key
+
+    def holder(self):
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT a.pid, a.application_name, coalesce(host(a.client_addr), 'local socket'),"
+                " a.backend_start, a.state FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                " WHERE l.locktype = 'advisory' AND l.granted AND l.objid = %s::bigint::oid"
+                " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                (self.key,))
+            row = cursor.fetchone()
+        return LockHolder(*row) if row else None
+
+    def acquire(self, timeout, on_wait):
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", (self.key,))
+            if cursor.fetchone()[0]:
+                return
+            on_wait(self.holder())
+            cursor.execute("SET lock_timeout = %s", ("%dms" % max(1, timeout * 1000),))
+            try:
+                cursor.execute("SELECT pg_advisory_lock(%s)", (self.key,))
+            except psycopg2.errors.LockNotAvailable:
+                holder = self.holder()
+                raise LockTimeout(
+                    "another migration still holds the lock after %gs (%s); wait for it to finish, "
+                    "or raise --lock-timeout" % (timeout, describe_holder(holder)))
+            finally:
+                cursor.execute("RESET lock_timeout")
+
+    def release(self):
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+
+
+def describe_holder(holder):
+    if holder is None:
+        return "holder unknown"
+    return "held by %s, server pid %d, from %s, since %s, %s" % (
+        holder.application or "a session", holder.pid, holder.client,
+        holder.since.strftime("%Y-%m-%d %H:%M:%S"), holder.state)
+
+
+def _sqlstate_failure(script, text, error, offset, consequence):
+    """A one-line ScriptFailed naming file, line, SQLSTATE and PostgreSQL's message."""
+    diag = error.diag
+    where = ""
+    if diag.statement_position:
+        where = " line %d:" % line_at(text, offset + int(diag.statement_position) - 1)
+    elif offset:
+        where = " statement at line %d:" % line_at(text, offset)
+    message = (diag.message_primary or str(error)).strip()
+    detail = "; " + diag.message_detail if diag.message_detail else ""
+    return ScriptFailed("%s:%s SQLSTATE %s: %s%s; %s"
+                        % (script.name, where, error.pgcode, message, detail, consequence))
+
+
+def _execute(cursor, query):
+    try:
+        cursor.execute(query)
+    except psycopg2.ProgrammingError as error:
+        # A script of comments only: PostgreSQL answers "empty query"; nothing to run.
+        if error.pgcode is not None or "empty query" not in str(error):
+            raise
+
+
+class ScriptRunner:
+    """Applies one script at a time on an autocommit psycopg2 connection."""
+
+    def __init__(self, connection, history, who):
+        self.connection = connection
+        self.history = history
+        self.who = who
+
+    def run(self, script, text, checksum, plan, note=None):
+        """Apply one script and record it; raise ScriptFailed with the database as before it."""
+        with self.connection.cursor() as cursor:
+            row_id = self.history.start(cursor, script.version, script.name, checksum, plan.mode,
+                                        "running", self.who, len(plan.steps), note)
+            if plan.mode == TRANSACTION:
+                self._run_transaction(cursor, script, text, plan, row_id)
+            else:
+                self._run_steps(cursor, script, text, plan, row_id)
+        return row_id
+
+    def _run_transaction(self, cursor, script, text, plan, row_id):
+        step = plan.steps[0] if plan.steps else None
+        try:
+            cursor.execute("BEGIN")
+            if step is not None:
+                _execute(cursor, text if (step.start, step.end) == (0, len(text))
+                         else text[step.start:step.end])
+            crash_point("before-script-commit")
+            self.history.finish(cursor, row_id, "applied", steps_done=len(plan.steps))
+            cursor.execute("COMMIT")
+        except psycopg2.Error as error:
+            self._rollback(cursor)
+            failure = _sqlstate_failure(script, text, error, step.start if step else 0,
+                                        "the script's changes were rolled back")
+            self.history.finish(cursor, row_id, "failed", str(failure), steps_done=0)
+            raise failure
+
+    def _run_steps(self, cursor, script, text, plan, row_id):
+        for number, step in enumerate(plan.steps, 1):
+            body = text[step.start:step.end]
+            try:
+                if step.transactional:
+                    cursor.execute("BEGIN")
+                    _execute(cursor, body)
+                    cursor.execute(*self.history.progress_sql(row_id, number))
+                    cursor.execute("COMMIT")
+                else:
+                    log.info("%s: running line %d outside a transaction", script.name, step.line)
+                    cursor.execute(body)
+                    crash_point("after-autocommit-step")
+                    cursor.execute(*self.history.progress_sql(row_id, number))
+            except psycopg2.Error as error:
+                self._rollback(cursor)
+                if number == 1:
+                    consequence = "nothing of the script was committed"
+                else:
+                    consequence = ("steps 1 to %d of %d (up to line %d) were committed and stay applied"
+                                   % (number - 1, len(plan.steps), step.line - 1))
+                failure = _sqlstate_failure(script, text, error, step.start, consequence)
+                self.history.finish(cursor, row_id, "failed", str(failure), steps_done=number - 1)
+                raise failure
+        self.history.finish(cursor, row_id, "applied", steps_done=len(plan.steps))
+
+    def _rollback(self, cursor):
+        if self.connection.closed:
+            return
+        if self.connection.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+            cursor.execute("ROLLBACK")

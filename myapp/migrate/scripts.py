@@ -1,0 +1,117 @@
+"""Finding migration scripts on disk and reading one when it is about to run.
+
+Discovery only looks at names: it returns paths sorted by version and never
+opens a file. `read_script` reads one file when it is needed.
+"""
+import hashlib
+import os
+import re
+from collections import namedtuple
+
+from .errors import InvalidScripts
+
+# `v12.sql` or `v12_add_email.sql`. Anything else that merely starts like a
+# version (`v3.sql~`, `v3.sql.bak`, `V3.SQL`) is listed as ignored, never run.
+SCRIPT_NAME = re.compile(r"v(\d+)(?:_[A-Za-z0-9_-]*)?\.sql")
+LOOKS_LIKE_SCRIPT = re.compile(r"v\d", re.IGNORECASE)
+
+
+class Script(namedtuple("Script", "version path")):
+    __slots__ = ()
+
+    @property
+    def name(self):
+        return os.path.basename(self.path)
+
+
+Discovery = namedtuple("Discovery", "scripts ignored")
+
+
+def discover(directory):
+    """Return the scripts in `directory` sorted by version, and the names that were ignored.
+
+    Raises InvalidScripts when the directory is missing or two files claim one version.
+    """
+    try:
+        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+    except FileNotFoundError:
+        raise InvalidScripts(
+            "migration directory %s does not exist; set SQL_DIR to the folder that holds migration/vN.sql"
+            % directory
+        )
+    except NotADirectoryError:
+        raise InvalidScripts("migration directory %s is not a directory" % directory)
+
+    scripts, ignored = [], []
+    for entry in entries:
+        if not entry.is_file():
+            continue
+        match = SCRIPT_NAME.fullmatch(entry.name)
+        if match and int(match.group(1)) > 0:
+            scripts.append(Script(int(match.group(1)), entry.path))
+        elif LOOKS_LIKE_SCRIPT.match(entry.name):
+            ignored.append(entry.name)
+    scripts.sort(key=lambda script: script.version)
+    check_conflicts(scripts)
+    return Discovery(scripts, ignored)
+
+
+def check_conflicts(scripts):
+    """Refuse two files for one version (`v2.sql` and `v02.sql`)."""
+    by_version = {}
+    for script in scripts:
+        by_version.setdefault(script.version, []).append(script.name)
+    clashes = ["version %d: %s" % (version, ", ".join(names))
+               for version, names in sorted(by_version.items()) if len(names) > 1]
+    if clashes:
+        raise InvalidScripts("more than one script for one version (%s); keep one file per version"
+                             % "; ".join(clashes))
+
+
+def check_sequence(scripts, code_version):
+    """Refuse a gap between the oldest script and `code_version`, or a code version with no script.
+
+    Leading scripts may be missing (old ones squashed into a baseline); the
+    runner checks that the database's own version continues the sequence.
+    """
+    if code_version < 1:
+        return
+    versions = [script.version for script in scripts if script.version <= code_version]
+    if not versions or max(versions) < code_version:
+        highest = scripts[-1].name if scripts else "none"
+        raise InvalidScripts(
+            "the code needs version %d (__db_version__) but there is no v%d.sql (highest script: %s); "
+            "add the script or lower __db_version__" % (code_version, code_version, highest)
+        )
+    missing = sorted(set(range(versions[0], code_version + 1)) - set(versions))
+    if missing:
+        raise InvalidScripts(
+            "no script for version %s between v%d and v%d; versions must have no gaps"
+            % (", ".join(map(str, missing)), versions[0], code_version)
+        )
+
+
+def read_script(path):
+    """Return the text of a script: UTF-8, an optional BOM removed.
+
+    Raises InvalidScripts naming the file and line when it cannot be read.
+    """
+    name = os.path.basename(path)
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as error:
+        raise InvalidScripts("cannot read %s: %s" % (name, error.strerror or error))
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise InvalidScripts("%s is not valid UTF-8 (byte 0x%02x at line %d); save it as UTF-8"
+                             % (name, raw[error.start], line))
+
+
+def checksum(text):
+    """sha256 of a script's text with line endings normalised, so a CRLF checkout is not an edit."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
