@@ -28,8 +28,12 @@ def url_from_settings(environ):
             credentials += ":" + quote(environ["DB_PASSWORD"], safe="")
         credentials += "@"
     host = environ.get("DB_HOST", "localhost")
-    port = ":" + environ["DB_PORT"] if environ.get("DB_PORT") else ""
-    return "postgresql+psycopg2://%s%s%s/%s" % (credentials, host, port, quote(environ["DB_NAME"], safe=""))
+    port = environ.get("DB_PORT")
+    name = quote(environ["DB_NAME"], safe="")
+    if host.startswith("/"):  # a unix socket directory goes in the query, as libpq takes it
+        query = "?host=" + quote(host, safe="") + ("&port=" + port if port else "")
+        return "postgresql+psycopg2://%s/%s%s" % (credentials, name, query)
+    return "postgresql+psycopg2://%s%s%s/%s" % (credentials, host, ":" + port if port else "", name)
 
 
 def database_url(instance_path, environ=os.environ):

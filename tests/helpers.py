@@ -1,0 +1,124 @@
+"""Talking to the test databases directly, and reading their schema from the catalog."""
+import os
+
+import psycopg2
+from sqlalchemy.engine.url import make_url
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+RUNNER_TABLES = ("version_history",)
+
+
+def psycopg2_url(url):
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
+def connect_params(url):
+    url = make_url(url)
+    params = {key: value for key, value in (
+        ("host", url.host), ("port", url.port), ("user", url.username),
+        ("password", url.password), ("dbname", url.database)) if value is not None}
+    for key, value in dict(url.query).items():
+        params[key] = value if isinstance(value, str) else value[-1]
+    return params
+
+
+class Database:
+    """One database of the test server, used over short autocommit connections."""
+
+    def __init__(self, url):
+        self.url = url
+        self.name = make_url(url).database
+
+    def url_for(self, name):
+        url = make_url(self.url)
+        if hasattr(url, "set"):
+            return url.set(database=name).render_as_string(hide_password=False)
+        url.database = name  # SQLAlchemy 1.3: URLs are mutable and str() shows the password
+        return str(url)
+
+    def connect(self):
+        connection = psycopg2.connect(**connect_params(self.url))
+        connection.autocommit = True
+        return connection
+
+    def execute(self, statement, args=None):
+        connection = self.connect()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(statement, args)
+        finally:
+            connection.close()
+
+    def query(self, statement, args=None):
+        connection = self.connect()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(statement, args)
+                return cursor.fetchall()
+        finally:
+            connection.close()
+
+    def scalar(self, statement, args=None):
+        rows = self.query(statement, args)
+        return rows[0][0] if rows else None
+
+    def tables(self):
+        return {row[0] for row in self.query(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+
+    def version(self):
+        if "version" not in self.tables():
+            return None
+        return [row[0] for row in self.query("SELECT version FROM version")]
+
+    def history(self):
+        if "version_history" not in self.tables():
+            return []
+        return self.query("SELECT version, filename, outcome, mode, steps_done, note"
+                          " FROM version_history ORDER BY id")
+
+    def catalog(self, exclude=RUNNER_TABLES):
+        """The schema as PostgreSQL's catalog describes it, in a comparable form.
+
+        Columns are compared by name, not position: a migration can only
+        append a column, while a model may list it anywhere.
+        """
+        excluded = list(exclude) or [""]
+        relations = self.query(
+            "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'public' AND c.relkind IN ('r','v','m','S','i','p')"
+            " AND NOT c.relname LIKE ANY (SELECT unnest(%s::text[]) || '%%')"
+            " ORDER BY 1", (excluded,))
+        columns = self.query(
+            "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,"
+            " pg_get_expr(d.adbin, d.adrelid)"
+            " FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
+            " WHERE n.nspname = 'public' AND c.relkind IN ('r','v','m','p') AND a.attnum > 0"
+            " AND NOT a.attisdropped AND NOT c.relname = ANY (%s) ORDER BY 1, 2", (excluded,))
+        constraints = self.query(
+            "SELECT c.relname, k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k"
+            " JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'public' AND NOT c.relname = ANY (%s) ORDER BY 1, 2", (excluded,))
+        indexes = self.query(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"
+            " AND NOT tablename = ANY (%s) ORDER BY 1", (excluded,))
+        enums = self.query(
+            "SELECT t.typname, array_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_type t"
+            " JOIN pg_enum e ON e.enumtypid = t.oid GROUP BY 1 ORDER BY 1")
+        views = self.query(
+            "SELECT viewname, pg_get_viewdef(viewname::regclass) FROM pg_views"
+            " WHERE schemaname = 'public' ORDER BY 1")
+        functions = self.query(
+            "SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p"
+            " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' ORDER BY 1")
+        invalid = self.query(
+            "SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid")
+        return {"relations": relations, "columns": columns, "constraints": constraints,
+                "indexes": indexes, "enums": enums, "views": views, "functions": functions,
+                "invalid_indexes": invalid}

@@ -1,0 +1,13 @@
+import os
+
+from notes import Version, __db_version__, create_app, db
+
+from myapp.migrate import Migrator
+from myapp.migrate.commands import Manager, add_migration_commands
+
+manager = Manager(create_app)
+sql_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sql")
+add_migration_commands(manager, Migrator(db, Version, __db_version__, sql_dir=sql_dir))
+
+if __name__ == "__main__":
+    manager.run()

@@ -1,0 +1,2 @@
+UPDATE notes SET text = '' WHERE text IS NULL;
+ALTER TABLE notes ALTER COLUMN text SET NOT NULL;

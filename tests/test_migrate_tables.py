@@ -1,0 +1,156 @@
+"""The recipe's migrate_tables, end to end through `python manage.py` on real PostgreSQL."""
+import re
+
+import pytest
+
+from myapp import __db_version__
+from tests.helpers import Database
+
+DEMO_TABLES = {"users", "posts", "version", "version_history"}
+
+
+def test_new_database_is_brought_to_the_code_version(manage, database):
+    result = manage("migrate_tables", "--yes")
+
+    assert result.returncode == 0, result.stderr
+    assert database.version() == [__db_version__]
+    assert DEMO_TABLES <= database.tables()
+    for version in range(1, __db_version__ + 1):
+        assert "Upgrading database to version %d" % version in result.stdout
+    assert re.search(r"applied v5\.sql in \d+\.\d{3}s", result.stdout)
+    assert re.search(r"Migrated from version 0 to 5: 5 scripts in \d+\.\d{3}s", result.stdout)
+    assert "Traceback" not in result.stderr
+
+
+def test_second_run_says_the_database_is_at_the_correct_version(manage, database):
+    manage("migrate_tables", "--yes")
+    before = database.catalog()
+
+    result = manage("migrate_tables", "--yes")
+
+    assert result.returncode == 0
+    assert "DB is at correct version %d" % __db_version__ in result.stdout
+    assert "Upgrading" not in result.stdout
+    assert database.catalog() == before
+    assert len(database.history()) == __db_version__
+
+
+def test_piped_yes_answers_the_prompt(manage, database):
+    result = manage("migrate_tables", input="y\n")
+
+    assert result.returncode == 0, result.stderr
+    assert "Back it up" in result.stdout
+    assert "Do you want to continue?" in result.stdout
+    assert database.version() == [__db_version__]
+
+
+def test_declining_changes_nothing_and_exits_1(manage, database):
+    result = manage("migrate_tables", input="n\n")
+
+    assert result.returncode == 1
+    assert "declined" in result.stderr
+    assert database.tables() == set()
+
+
+@pytest.mark.parametrize("stdin", ["", None], ids=["empty", "closed"])
+def test_no_answer_says_to_pass_yes_and_exits_2(manage, database, stdin):
+    result = manage("migrate_tables", input=stdin)
+
+    assert result.returncode == 2
+    assert "pass --yes" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert database.tables() == set()
+
+
+def test_partly_migrated_database_gets_only_the_rest(manage, database):
+    assert manage("migrate_tables", "--yes", "--to", "2").returncode == 0
+    assert database.version() == [2]
+    assert "posts" in database.tables()
+    assert "email" not in {row[0] for row in database.query(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'users'")}
+
+    result = manage("migrate_tables", "--yes")
+
+    assert result.returncode == 0, result.stderr
+    assert "Upgrading database to version 2" not in result.stdout
+    assert "Upgrading database to version 3" in result.stdout
+    assert "Migrated from version 2 to 5: 3 scripts" in result.stdout
+    assert database.version() == [__db_version__]
+
+
+def test_enum_value_added_then_used_and_concurrent_index(manage, database):
+    manage("migrate_tables", "--yes", "--to", "2")
+    database.execute("INSERT INTO users (username) VALUES ('ada')")
+    database.execute("INSERT INTO posts (user_id, title, created_at) "
+                     "SELECT id, 'old draft', now() - interval '2 years' FROM users")
+
+    result = manage("migrate_tables", "--yes")
+
+    assert result.returncode == 0, result.stderr
+    assert database.scalar("SELECT status::text FROM posts") == "archived"
+    assert database.scalar("SELECT array_agg(e::text) FROM unnest(enum_range(NULL::post_status)) e") \
+        == ["draft", "published", "archived"]
+    index = database.scalar("SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_posts_user_id'::regclass")
+    assert index is True
+
+
+def test_models_describe_exactly_the_schema_the_migrations_build(manage, database, server_url):
+    """db.create_all() and the migrations must give the same catalog."""
+    manage("migrate_tables", "--yes")
+    created = Database(Database(server_url).url_for(database.name + "_models"))
+    Database(server_url).execute('CREATE DATABASE "%s"' % created.name)
+    try:
+        from myapp import create_app
+        from myapp.models import db
+        app = create_app(SQLALCHEMY_DATABASE_URI=created.url)
+        with app.app_context():
+            db.create_all()
+            db.session.remove()
+            db.engine.dispose()
+        migrated, modelled = database.catalog(), created.catalog()
+        for part in migrated:
+            assert migrated[part] == modelled[part], part
+        assert migrated["columns"]  # the comparison saw the schema
+    finally:
+        Database(server_url).execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % created.name)
+
+
+def test_python_api_migrates_inside_an_app_context(database):
+    from myapp import create_app
+    from myapp.migrate import Migrator
+    from myapp.models import Version, db
+
+    app = create_app(SQLALCHEMY_DATABASE_URI=database.url)
+    with app.app_context():
+        migrator = Migrator(db, Version, __db_version__)
+        result = migrator.migrate()
+        again = migrator.migrate()
+        stored = Version.query.one().version
+        db.session.remove()
+        db.engine.dispose()
+
+    assert [script.version for script, _ in result.applied] == list(range(1, __db_version__ + 1))
+    assert (result.from_version, result.to_version) == (0, __db_version__)
+    assert again.applied == []
+    assert stored == __db_version__
+
+
+def test_sql_dir_environment_variable_overrides_the_default(manage, database, tmp_path):
+    (tmp_path / "migration").mkdir()
+    result = manage("migrate_tables", "--yes", env={"SQL_DIR": str(tmp_path)})
+
+    assert result.returncode == 2
+    assert "no v5.sql" in result.stderr
+    assert database.tables() == set()
+
+
+def test_recipe_settings_are_used_when_no_url_is_given(database, tmp_path):
+    from tests.conftest import run_manage
+    from tests.helpers import REPO_ROOT, connect_params
+    params = connect_params(database.url)
+    env = {"DATABASE_URL": "", "DB_NAME": params["dbname"], "DB_USER": params.get("user", ""),
+           "DB_HOST": params["host"], "DB_PORT": str(params.get("port", 5432))}
+    result = run_manage(REPO_ROOT, ["migrate_tables", "--yes"], database, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert database.version() == [__db_version__]
