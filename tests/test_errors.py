@@ -33,3 +33,18 @@ def test_bad_url_is_a_configuration_error(database):
     assert "error:" in result.stderr
     assert SECRET not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_wrong_password_is_one_line_without_the_password(database, password_role):
+    from tests.helpers import connect_params
+    role, _ = password_role
+    params = connect_params(database.url)
+    url = "postgresql://%s:%s@/%s?host=%s&port=%s" % (
+        role, SECRET, params["dbname"], params["host"], params.get("port", 5432))
+    result = run_manage(REPO_ROOT, ["migrate_tables", "--yes"], database, env={"DATABASE_URL": url})
+
+    assert result.returncode == 2
+    assert "password authentication failed for user \"%s\"" % role in result.stderr
+    assert SECRET not in result.stdout + result.stderr
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert database.tables() == set()

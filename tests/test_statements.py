@@ -1,7 +1,7 @@
 """Unit tests: splitting scripts with pglast and deciding what runs in a transaction."""
 import pytest
 
-from myapp.migrate.errors import InvalidScripts
+from myapp.migrate.errors import InvalidScripts, ScriptFailed
 from myapp.migrate.statements import NO_TRANSACTION, TRANSACTION, plan_script, split_statements
 
 FUNCTION = """CREATE FUNCTION touch() RETURNS trigger AS $$
@@ -80,7 +80,7 @@ def test_commit_in_the_middle_is_refused_with_its_line():
 
 def test_syntax_error_names_the_line():
     text = "\n".join(["-- comment"] * 6 + ["CREAT TABLE broken (id int);", "SELECT 1;"])
-    with pytest.raises(InvalidScripts, match=r"v1\.sql: line 7: syntax error"):
+    with pytest.raises(ScriptFailed, match=r"v1\.sql: line 7: syntax error"):
         split_statements(text, "v1.sql")
 
 

@@ -44,7 +44,8 @@ def discover(directory):
 
     scripts, ignored = [], []
     for entry in entries:
-        if not entry.is_file():
+        # A link that leads nowhere is still meant as a script: reading it fails loudly.
+        if entry.is_dir():
             continue
         match = SCRIPT_NAME.fullmatch(entry.name)
         if match and int(match.group(1)) > 0:

@@ -18,7 +18,7 @@ from pglast import ast
 from pglast.enums import TransactionStmtKind
 from pglast.parser import ParseError, split
 
-from .errors import InvalidScripts
+from .errors import InvalidScripts, ScriptFailed
 
 TRANSACTION = "transaction"
 NO_TRANSACTION = "no-transaction"
@@ -66,7 +66,8 @@ def split_statements(text, name):
         slices = split(text, with_parser=True, only_slices=True)
     except ParseError as error:
         message, offset = error.args[0], error.args[1] if len(error.args) > 1 else 0
-        raise InvalidScripts("%s: line %d: %s" % (name, line_at(text, offset), message))
+        raise ScriptFailed("%s: line %d: SQLSTATE 42601: %s; nothing was run"
+                           % (name, line_at(text, offset), message))
     statements = []
     for piece in slices:
         body = text[piece]
