@@ -14,8 +14,18 @@ def create_app(**overrides):
     app = Flask(__name__)
     app.config.update(load_config(app.instance_path))
     app.config.update(overrides)
-    db.init_app(app)
+    try:
+        db.init_app(app)
+    except Exception as error:  # Flask-SQLAlchemy 3 makes the engine here, 2 on first use
+        from .migrate.errors import ConfigurationError
+        raise ConfigurationError("no usable database URL: %s" % error)
 
     from .views import bp
     app.register_blueprint(bp)
+
+    if getattr(app, "cli", None) is not None:  # `flask migrate-tables` (Flask's own click CLI)
+        from .migrate import Migrator
+        from .migrate.cli import register_cli
+        from .models import Version
+        register_cli(app, Migrator(db, Version, __db_version__))
     return app

@@ -8,9 +8,11 @@ import json
 import sys
 from functools import wraps
 
+from flask import Flask
+
 from .errors import EXIT_FAILED, EXIT_OK, CheckFailed, MigrationError, NoAnswer
 from .migrator import DEFAULT_LOCK_TIMEOUT
-from .report import Reporter, format_status, status_exit_code
+from .report import Reporter, confirmation_warning, format_status, status_exit_code
 
 try:
     from flask_script import Command, Manager, Option, prompt_bool
@@ -87,12 +89,7 @@ class MigrateTables(Command):
         database = self.migrator.describe_database()
 
         def confirm():
-            if baseline is None:
-                print("WARNING: this migrates the database %s to version %d. "
-                      "Back it up before you go on." % (database, self.migrator.code_version))
-            else:
-                print("WARNING: this records that the database %s already has the schema of "
-                      "version %d." % (database, baseline))
+            print(confirmation_warning(database, self.migrator.code_version, baseline))
             sys.stdout.flush()
             return ask("Do you want to continue?")
         return confirm
@@ -129,3 +126,24 @@ def add_migration_commands(manager, migrator):
     """Register migrate_tables and migrate_status on a Flask-Script Manager."""
     manager.add_command("migrate_tables", MigrateTables(migrator))
     manager.add_command("migrate_status", MigrateStatus(migrator))
+    if callable(manager.app) and not isinstance(manager.app, Flask) \
+            and not hasattr(manager.app, "exits_on_error"):
+        manager.app = _exit_on_factory_error(manager.app)
+
+
+def _exit_on_factory_error(factory):
+    """Let the app factory's project errors end through `exit_on_error` too.
+
+    Flask-SQLAlchemy 3 makes the engine when the app is made, before any
+    command runs, so a bad database URL is found there (Flask-SQLAlchemy 2
+    finds it on first use, inside the command).
+    """
+    @wraps(factory)
+    def create_app(*args, **kwargs):
+        made = []
+        code = exit_on_error(lambda: made.append(factory(*args, **kwargs)))()
+        if not made:
+            sys.exit(code)
+        return made[0]
+    create_app.exits_on_error = True
+    return create_app

@@ -94,6 +94,15 @@ class _Ticker(threading.Thread):
             self.stream.write("\r\033[K")
 
 
+def confirmation_warning(database, code_version, baseline=None):
+    """The warning both command layers print before asking `Do you want to continue?`."""
+    if baseline is None:
+        return ("WARNING: this migrates the database %s to version %d. "
+                "Back it up before you go on." % (database, code_version))
+    return ("WARNING: this records that the database %s already has the schema of "
+            "version %d." % (database, baseline))
+
+
 def status_exit_code(status):
     """--check: 0 only when the database is exactly at the code's version with no warnings."""
     return EXIT_OK if status["up_to_date"] and not status["warnings"] else EXIT_FAILED

@@ -1,0 +1,163 @@
+"""`flask migrate-tables` and `flask migrate-status`: the click commands, end to end on real PostgreSQL.
+
+They run `python -m flask` in a subprocess, the way an operator would. From
+Flask 1.0 on the flask command finds myapp's factory with FLASK_APP=myapp;
+Flask 0.12 cannot call a factory, so there FLASK_APP names a module holding
+`app = create_app()`.
+"""
+import json
+import os
+import subprocess
+import sys
+from importlib.metadata import version
+
+import pytest
+
+from myapp import __db_version__
+from tests.conftest import _environment, run_manage
+from tests.helpers import REPO_ROOT
+
+FLASK_MAJOR = int(version("flask").split(".")[0])
+
+
+@pytest.fixture
+def flask_cli(database, tmp_path):
+    """Run `python -m flask ...` for myapp against the test's database."""
+    if FLASK_MAJOR >= 1:
+        flask_app = "myapp"
+    else:
+        module = tmp_path / "flask_app.py"
+        module.write_text("from myapp import create_app\napp = create_app()\n")
+        flask_app = str(module)
+
+    def run(*args, input="", env=None):
+        environment = _environment(database, dict({"FLASK_APP": flask_app}, **(env or {})))
+        environment.pop("FLASK_DEBUG", None)
+        return subprocess.run(
+            [sys.executable, "-m", "flask"] + [str(a) for a in args], cwd=REPO_ROOT, input=input,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+            env=environment, timeout=120)
+    return run
+
+
+def test_migrate_tables_brings_a_new_database_to_the_code_version(flask_cli, database):
+    result = flask_cli("migrate-tables", "--yes")
+
+    assert result.returncode == 0, result.stderr
+    assert database.version() == [__db_version__]
+    for version in range(1, __db_version__ + 1):
+        assert "Upgrading database to version %d" % version in result.stdout
+    assert "Migrated from version 0 to %d: %d scripts" % (__db_version__, __db_version__) in result.stdout
+    assert "Traceback" not in result.stderr
+
+    again = flask_cli("migrate-tables", "--yes")
+
+    assert again.returncode == 0, again.stderr
+    assert "DB is at correct version %d" % __db_version__ in again.stdout
+    assert len(database.history()) == __db_version__
+
+
+def test_prompt_is_answered_like_the_flask_script_command(flask_cli, database):
+    declined = flask_cli("migrate-tables", input="n\n")
+    assert declined.returncode == 1
+    assert "Back it up" in declined.stdout and "Do you want to continue?" in declined.stdout
+    assert declined.stderr.strip() == "error: declined; the database was not changed"
+    assert database.tables() == set()
+
+    unanswered = flask_cli("migrate-tables", input=None)
+    assert unanswered.returncode == 2
+    assert "pass --yes" in unanswered.stderr
+    assert unanswered.stderr.strip().count("\n") == 0, unanswered.stderr
+    assert database.tables() == set()
+
+    accepted = flask_cli("migrate-tables", "--to", "2", input="y\n")
+    assert accepted.returncode == 0, accepted.stderr
+    assert database.version() == [2]
+
+
+def test_dry_run_changes_nothing(flask_cli, database):
+    result = flask_cli("migrate-tables", "--dry-run", "--to", "2")
+
+    assert result.returncode == 0, result.stderr
+    assert "v1.sql -> version 1" in result.stdout
+    assert "v2.sql -> version 2" in result.stdout
+    assert "v3.sql" not in result.stdout
+    assert database.tables() == set()
+
+
+def test_usage_errors_are_one_line_and_exit_2(flask_cli, database):
+    result = flask_cli("migrate-tables", "--yes", "--to", str(__db_version__ + 4))
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: --to %d is above the version this code needs (__db_version__ = %d)"
+        % (__db_version__ + 4, __db_version__))
+    assert database.tables() == set()
+
+
+def test_baseline_adopts_an_existing_schema(flask_cli, database):
+    database.execute("CREATE TABLE legacy_things (id int)")
+    refused = flask_cli("migrate-tables", "--yes")
+    assert refused.returncode == 2
+    assert "--baseline N" in refused.stderr
+
+    result = flask_cli("migrate-tables", "--yes", "--baseline", "3")
+
+    assert result.returncode == 0, result.stderr
+    assert "Baselined the database at version 3" in result.stdout
+    assert database.version() == [3]
+
+
+def test_status_text_json_and_check(flask_cli, database):
+    pending = flask_cli("migrate-status", "--check")
+    assert pending.returncode == 1
+    assert "Pending:         v1.sql" in pending.stdout
+    assert "not exactly at version %d" % __db_version__ in pending.stderr
+
+    assert flask_cli("migrate-tables", "--yes").returncode == 0
+
+    text = flask_cli("migrate-status", "--all", "--check")
+    assert text.returncode == 0, text.stderr
+    assert "Applied version: %d" % __db_version__ in text.stdout
+    assert "History (all of %d, newest first)" % __db_version__ in text.stdout
+
+    as_json = flask_cli("migrate-status", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    status = json.loads(as_json.stdout)
+    assert status["up_to_date"] is True
+    assert status["current_version"] == status["code_version"] == __db_version__
+
+
+def test_status_is_the_same_as_the_flask_script_command(flask_cli, database):
+    assert flask_cli("migrate-tables", "--yes", "--to", "3").returncode == 0
+
+    from_flask = json.loads(flask_cli("migrate-status", "--json").stdout)
+    from_manage = json.loads(run_manage(REPO_ROOT, ["migrate_status", "--json"], database).stdout)
+
+    assert from_flask == from_manage
+    assert [entry["file"] for entry in from_flask["pending"]] == ["v4.sql", "v5.sql"]
+
+
+def test_options_are_those_of_the_flask_script_commands():
+    from myapp.migrate import Migrator
+    from myapp.migrate.cli import make_cli
+    from myapp.migrate.commands import MigrateStatus, MigrateTables
+    from myapp.models import Version, db
+
+    group = make_cli(Migrator(db, Version, __db_version__))
+
+    def click_options(name):
+        return {opt for param in group.commands[name].params for opt in param.opts}
+
+    def script_options(command):
+        return {flag for option in command.option_list for flag in option.args}
+
+    assert click_options("migrate-tables") == script_options(MigrateTables)
+    assert click_options("migrate-status") == script_options(MigrateStatus)
+
+
+def test_help_lists_the_commands(flask_cli):
+    result = flask_cli("--help")
+
+    assert result.returncode == 0, result.stderr
+    assert "migrate-tables" in result.stdout and "migrate-status" in result.stdout
