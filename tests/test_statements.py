@@ -80,7 +80,7 @@ def test_commit_in_the_middle_is_refused_with_its_line():
 
 def test_syntax_error_names_the_line():
     text = "\n".join(["-- comment"] * 6 + ["CREAT TABLE broken (id int);", "SELECT 1;"])
-    with pytest.raises(ScriptFailed, match=r"v1\.sql: line 7: syntax error"):
+    with pytest.raises(ScriptFailed, match=r"v1\.sql: line 7: SQLSTATE 42601: syntax error"):
         split_statements(text, "v1.sql")
 
 
