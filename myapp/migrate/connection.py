@@ -6,6 +6,7 @@ db.session) and the scripts can never land in two different databases.
 import getpass
 import os
 import socket
+from urllib.parse import unquote
 
 import psycopg2
 
@@ -31,8 +32,10 @@ def connect_params(url):
 def masked(url):
     """The URL as text with its password hidden."""
     if hasattr(url, "render_as_string"):
-        return url.render_as_string(hide_password=True)
-    return repr(url)  # SQLAlchemy 1.3 masks the password in repr()
+        text = url.render_as_string(hide_password=True)
+    else:
+        text = repr(url)  # SQLAlchemy 1.3 masks the password in repr()
+    return unquote(text)  # ?host=/run/postgresql reads better than %2Frun%2Fpostgresql
 
 
 def redact(text, params):

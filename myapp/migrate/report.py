@@ -31,7 +31,8 @@ class Reporter(Listener):
         self.line("Waiting for another migration to finish (%s)" % describe_holder(holder))
 
     def script_started(self, script, plan):
-        how = "" if plan.mode == "transaction" else ", in %d steps" % len(plan.steps)
+        count = len(plan.steps)
+        how = "" if plan.mode == "transaction" else ", in %d step%s" % (count, "" if count == 1 else "s")
         self.line("Upgrading database to version %d (%s%s)" % (script.version, script.name, how))
         if self.live:
             self._ticker = _Ticker(self.stream, script.name)
