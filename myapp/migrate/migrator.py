@@ -298,7 +298,7 @@ class Migrator:
             warnings.append("the version table says %s but the history says %d; the next "
                             "migrate_tables repairs it" % assessment.repair)
         rows = state.history_rows if history_limit is None else state.history_rows[-history_limit:]
-        pending = [s for s in assessment.pending]
+        pending = assessment.pending
         return {
             "database": self.describe_database(),
             "server_version": _server_version(state.server_version),
