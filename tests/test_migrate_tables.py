@@ -115,7 +115,9 @@ def test_models_describe_exactly_the_schema_the_migrations_build(manage, databas
         Database(server_url).execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % created.name)
 
 
-def test_python_api_migrates_inside_an_app_context(database):
+def test_python_api_migrates_inside_an_app_context(database, caplog):
+    import logging
+    caplog.set_level(logging.INFO, logger="myapp.migrate")
     from myapp import create_app
     from myapp.migrate import Migrator
     from myapp.models import Version, db
@@ -133,6 +135,9 @@ def test_python_api_migrates_inside_an_app_context(database):
     assert (result.from_version, result.to_version) == (0, __db_version__)
     assert again.applied == []
     assert stored == __db_version__
+    applied_lines = [r.getMessage() for r in caplog.records
+                     if r.name == "myapp.migrate" and r.getMessage().startswith("Applied ")]
+    assert [line.split()[1] for line in applied_lines] == ["v%d.sql" % v for v in range(1, 6)]
 
 
 def test_sql_dir_environment_variable_overrides_the_default(manage, database, tmp_path):
