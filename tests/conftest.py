@@ -13,11 +13,11 @@ import tempfile
 import uuid
 import warnings
 
-import psycopg2
 import pytest
 
+from myapp.config import normalise_url
 from tests.helpers import (COUNTER, HOLD, REPO_ROOT, SLEEP_WHILE_HELD, Database, counted,
-                           psycopg2_url, sleeping, wait_for)
+                           sleeping, wait_for)
 
 SAMPLE_APP = os.path.join(REPO_ROOT, "tests", "sample_app")
 
@@ -30,7 +30,7 @@ def server_url():
     """A maintenance URL (postgresql+psycopg2://...) on the server the tests use."""
     configured = os.environ.get("TEST_DATABASE_URL")
     if configured:
-        yield psycopg2_url(configured)
+        yield normalise_url(configured)
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -5,26 +5,15 @@ import time
 import psycopg2
 from sqlalchemy.engine.url import make_url
 
+from myapp.migrate.connection import connect_params as _connect_params
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 RUNNER_TABLES = ("version_history",)
 
 
-def psycopg2_url(url):
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix):]
-    return url
-
-
 def connect_params(url):
-    url = make_url(url)
-    params = {key: value for key, value in (
-        ("host", url.host), ("port", url.port), ("user", url.username),
-        ("password", url.password), ("dbname", url.database)) if value is not None}
-    for key, value in dict(url.query).items():
-        params[key] = value if isinstance(value, str) else value[-1]
-    return params
+    return _connect_params(make_url(url))
 
 
 class Database:
