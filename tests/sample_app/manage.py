@@ -1,9 +1,14 @@
+#!/usr/bin/env python
 import os
 
-from notes import Version, __db_version__, create_app, db
+try:
+    from flask_script import Manager
+except ImportError:  # Flask >= 2.2: the maintained fork
+    from flask_script_ng import Manager
 
 from myapp.migrate import Migrator
-from myapp.migrate.commands import Manager, add_migration_commands
+from myapp.migrate.commands import add_migration_commands
+from notes import Version, __db_version__, create_app, db
 
 manager = Manager(create_app)
 sql_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sql")
