@@ -10,6 +10,8 @@ Independent of the demo app: give it an app's `db`, `Version` model and
     runner.py      the advisory lock and running one script
     migrator.py    the library functions: migrate, plan, baseline, status
     report.py      what the commands print
+    authoring.py   make_migration and check_migrations: scratch databases, models vs scripts
+    schema_diff.py the diff engine (pgmig, the authoring extra) behind one function
     commands.py    Flask-Script commands; cli.py the flask CLI group
 """
 import logging
