@@ -38,7 +38,7 @@ from urllib.parse import quote
 
 import psycopg2
 from flask import Flask, current_app
-from pglast import parse_sql
+from pglast import ast, parse_sql
 from pglast.enums import AlterTableType, ObjectType
 from sqlalchemy.engine.url import make_url
 
@@ -68,24 +68,38 @@ class Progress:
 # -- scratch databases ---------------------------------------------------------
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _in_main_thread():
+    return threading.current_thread() is threading.main_thread()
+
+
 @contextmanager
 def deferred_interrupt():
-    """Hold Ctrl-C back while a server starts or scratch databases are removed, then raise it.
+    """Hold Ctrl-C (and SIGTERM) back while a server starts or scratch databases are removed.
 
     An interrupt in the middle of starting a server would leave it running
-    with nobody to stop it. Only the main thread can handle signals.
+    with nobody to stop it; it is raised as KeyboardInterrupt once the block
+    is done. Only the main thread can handle signals.
     """
-    if threading.current_thread() is not threading.main_thread():
+    if not _in_main_thread():
         yield
         return
     received = []
-    previous = signal.signal(signal.SIGINT, lambda number, frame: received.append(number))
+    previous = {number: signal.signal(number, lambda number, frame: received.append(number))
+                for number in _STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     if received:
         raise KeyboardInterrupt
+
+
+def _terminated(number, frame):
+    raise KeyboardInterrupt
 
 
 class Scratch:
@@ -105,10 +119,14 @@ class Scratch:
         self._server = None
         self._pgdata = None
         self._maintenance = None
+        self._previous_sigterm = None
 
     def __enter__(self):
         if self.url is not None:
             _psycopg2_url(self.url, "--scratch-url")  # a bad URL is refused at once
+        # A SIGTERM (a CI job cancelled) cleans up like Ctrl-C instead of leaving a server behind.
+        if _in_main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            self._previous_sigterm = signal.signal(signal.SIGTERM, _terminated)
         return self
 
     def _start(self):
@@ -128,6 +146,10 @@ class Scratch:
             if exc_type is None:
                 raise
             log.warning("could not remove the scratch databases %s", ", ".join(self.databases))
+        finally:
+            if self._previous_sigterm is not None:
+                signal.signal(signal.SIGTERM, self._previous_sigterm)
+                self._previous_sigterm = None
 
     def describe(self):
         if self.url is None:
@@ -533,13 +555,13 @@ def destructive(sql, types=None):
     for statement in split_statements(sql, "the generated script"):
         node = parse_sql(statement.text)[0].stmt
         reasons = []
-        if type(node).__name__ == "DropStmt" and node.removeType in (ObjectType.OBJECT_TABLE,
-                                                                      ObjectType.OBJECT_SCHEMA):
+        if isinstance(node, ast.DropStmt) and node.removeType in (ObjectType.OBJECT_TABLE,
+                                                                   ObjectType.OBJECT_SCHEMA):
             kind = "table" if node.removeType == ObjectType.OBJECT_TABLE else "schema"
             for names in node.objects:
                 names = names if isinstance(names, (tuple, list)) else (names,)
                 reasons.append("drops %s %s and its data" % (kind, _qualified(names)))
-        elif type(node).__name__ == "AlterTableStmt":
+        elif isinstance(node, ast.AlterTableStmt):
             schema = node.relation.schemaname or "public"
             table = "%s.%s" % (schema, node.relation.relname)
             for command in node.cmds or ():
