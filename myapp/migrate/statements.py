@@ -26,8 +26,11 @@ NO_TRANSACTION = "no-transaction"
 NO_TRANSACTION_HEADER = re.compile(r"--\s*migrate:\s*no-transaction\s*\Z", re.IGNORECASE)
 
 # Every statement that cannot run in a transaction, or that controls one,
-# contains one of these words. A script without any of them runs whole as one
-# transaction without being split at all, which keeps large data scripts cheap.
+# contains one of these words as a keyword of its own. A script without any of
+# them runs whole as one transaction without being split at all, which keeps
+# large data scripts cheap. Only whole words count: `value` inside `VALUES` or
+# `start` inside `started_at` cannot be a keyword (PostgreSQL's identifiers go
+# on through letters, digits, `_`, `$` and every non-ASCII character).
 _SCREEN_WORDS = ("concurrently", "vacuum", "system", "database", "tablespace", "cluster",
                  "subscription", "begin", "start", "commit", "end", "rollback", "abort",
                  "prepare", "value")
@@ -42,9 +45,22 @@ def line_at(text, offset):
     return text.count("\n", 0, offset) + 1
 
 
+_LINE_BREAK = re.compile("\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def _lines(text):
+    """text.splitlines(), one line at a time: a header check must not copy a large script."""
+    start = 0
+    for match in _LINE_BREAK.finditer(text):
+        yield text[start:match.start()]
+        start = match.end()
+    if start < len(text):
+        yield text[start:]
+
+
 def has_no_transaction_header(text):
     """True when a leading comment line says `-- migrate: no-transaction`."""
-    for line in text.splitlines():
+    for line in _lines(text):
         stripped = line.strip()
         if not stripped:
             continue
@@ -55,9 +71,27 @@ def has_no_transaction_header(text):
     return False
 
 
+def _continues_word(char, digits=True):
+    return char.isalpha() or char in "_$" or char > "\x7f" or (digits and char.isdigit())
+
+
 def may_need_splitting(text):
+    """True when a screen word stands as a word of its own somewhere in the text.
+
+    Conservative: a word in a comment or a string counts too (pglast then decides).
+    """
     lowered = text.lower()
-    return any(word in lowered for word in _SCREEN_WORDS)
+    size = len(lowered)
+    for word in _SCREEN_WORDS:
+        position = lowered.find(word)
+        while position != -1:
+            end = position + len(word)
+            # A digit before a keyword does not make it part of a name ("1end" lexes apart).
+            if (position == 0 or not _continues_word(lowered[position - 1], digits=False)) and (
+                    end == size or not _continues_word(lowered[end])):
+                return True
+            position = lowered.find(word, position + 1)
+    return False
 
 
 def split_statements(text, name):
@@ -69,11 +103,13 @@ def split_statements(text, name):
         raise ScriptFailed("%s: line %d: SQLSTATE 42601: %s; nothing was run"
                            % (name, line_at(text, offset), message))
     statements = []
+    line, counted = 1, 0  # line numbers counted on from the previous statement, not from 0
     for piece in slices:
         body = text[piece]
         why = _why_outside_transaction(body) if may_need_splitting(body) else None
-        statements.append(Statement(piece.start, piece.stop, line_at(text, piece.start), body,
-                                    why is not None, why))
+        line += text.count("\n", counted, piece.start)
+        counted = piece.start
+        statements.append(Statement(piece.start, piece.stop, line, body, why is not None, why))
     return statements
 
 
