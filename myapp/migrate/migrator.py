@@ -14,6 +14,8 @@ from contextlib import contextmanager
 
 import psycopg2
 from flask import current_app
+from sqlalchemy import inspect
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import connection as conn
 from .errors import ConfigurationError, Declined, InconsistentDatabase, InvalidScripts, UsageError
@@ -148,7 +150,7 @@ class Migrator:
             self.target(to, assessment.current)
             _refuse(assessment, retry, mark_applied)
             pending = [s for s in assessment.pending if s.version <= target]
-            checked = _preflight(pending)
+            checked, plans = _preflight(pending)
 
             history.create()
             version_row = self._version_row()
@@ -169,7 +171,9 @@ class Migrator:
                 text = read_script(script.path)
                 if checksum(text) != checked[script.version]:
                     raise InconsistentDatabase("%s changed while migrating; run again" % script.name)
-                plan = plan_script(text, script.name)
+                plan = plans.get(script.version) if "\r" not in text else None
+                if plan is None:
+                    plan = plan_script(text, script.name)
                 listener.script_started(script, plan)
                 log.info("Upgrading database to version %d (%s, %s)", script.version, script.name,
                          plan.mode)
@@ -178,14 +182,28 @@ class Migrator:
                 runner.run(script, text, checked[script.version], plan, note)
                 del text
                 crash_point("after-script-commit")
-                version_row.version = script.version
-                self.db.session.commit()
+                self._commit_version(version_row, script.version)
                 seconds = time.monotonic() - script_started
                 log.info("Applied %s in %.3fs", script.name, seconds)
                 listener.script_finished(script, seconds)
                 applied.append((script, seconds))
                 current = script.version
         return Result(from_version, current, applied, time.monotonic() - started)
+
+    def _commit_version(self, version_row, version):
+        """The recipe's `version_row.version = N` and `db.session.commit()`, after each script.
+
+        A commit expires the row, and the next flush would read all of it back
+        (a SELECT per script) only to learn its primary key, which cannot have
+        changed: the session is told the key it already knows instead.
+        """
+        state = inspect(version_row)
+        if state.identity is not None:
+            mapper = state.mapper
+            for column, value in zip(mapper.primary_key, state.identity):
+                set_committed_value(version_row, mapper.get_property_by_column(column).key, value)
+        version_row.version = version
+        self.db.session.commit()
 
     def _version_row(self):
         """The recipe's Version row, made when missing (the table too, on a new database)."""
@@ -346,10 +364,17 @@ def _refuse(assessment, retry, mark_applied):
 
 
 def _preflight(scripts):
-    """Read every pending script once before anything runs: unreadable or non-UTF-8 files stop here."""
-    checked = {}
+    """Read every pending script once before anything runs: unreadable or non-UTF-8 files stop here.
+
+    Returns each script's checksum, and its plan when the checksum pins its exact
+    text (no carriage return: the checksum is taken with CRLF made LF), so the
+    run re-reads and re-checks each file but does not split it a second time.
+    """
+    checked, plans = {}, {}
     for script in scripts:
         text = read_script(script.path)
-        plan_script(text, script.name)
+        plan = plan_script(text, script.name)
         checked[script.version] = checksum(text)
-    return checked
+        if "\r" not in text:
+            plans[script.version] = plan
+    return checked, plans
