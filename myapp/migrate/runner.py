@@ -13,6 +13,7 @@ from collections import namedtuple
 
 import psycopg2
 import psycopg2.errors
+from psycopg2 import sql
 
 from .errors import LockTimeout, ScriptFailed
 from .statements import TRANSACTION, line_at
@@ -106,6 +107,12 @@ def _execute(cursor, query):
             raise
 
 
+def _and_commit(statement):
+    """A history update and the COMMIT of its transaction, in one round trip."""
+    query, params = statement
+    return query + sql.SQL("; COMMIT"), params
+
+
 class ScriptRunner:
     """Applies one script at a time on an autocommit psycopg2 connection."""
 
@@ -133,8 +140,9 @@ class ScriptRunner:
                 _execute(cursor, text if (step.start, step.end) == (0, len(text))
                          else text[step.start:step.end])
             crash_point("before-script-commit")
-            self.history.finish(cursor, row_id, "applied", steps_done=len(plan.steps))
-            cursor.execute("COMMIT")
+            # The history row says "applied" in the script's own transaction.
+            cursor.execute(*_and_commit(self.history.finish_sql(row_id, "applied",
+                                                                steps_done=len(plan.steps))))
         except psycopg2.Error as error:
             self._rollback(cursor)
             failure = _sqlstate_failure(script, text, error, step.start if step else 0,
@@ -149,8 +157,7 @@ class ScriptRunner:
                 if step.transactional:
                     cursor.execute("BEGIN")
                     _execute(cursor, body)
-                    cursor.execute(*self.history.progress_sql(row_id, number))
-                    cursor.execute("COMMIT")
+                    cursor.execute(*_and_commit(self.history.progress_sql(row_id, number)))
                 else:
                     log.info("%s: running line %d outside a transaction", script.name, step.line)
                     cursor.execute(body)
