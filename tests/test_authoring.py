@@ -306,9 +306,10 @@ def test_scratch_databases_are_gone_after_a_failure(sample_app, server_url, scra
     assert scratch_databases(server_url) == []
 
 
-def _sleeping(url):
+def _waiting(url):
     return Database(url).scalar(
-        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%%'")
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%%pg_stat_file(%%' "
+        "AND pid <> pg_backend_pid()")
 
 
 def _scratch_server(folder):
@@ -324,20 +325,25 @@ def _scratch_server(folder):
 
 @pytest.mark.parametrize("where", ["embedded", "scratch-url"])
 def test_scratch_databases_are_gone_after_ctrl_c(sample_app, server_url, scratch_tmp, where):
-    # A long script keeps the build of the migrations' database busy while it is interrupted.
-    sample_app.write("v3_slow.sql", "SELECT pg_sleep(3);\n")
+    # The build of the migrations' database waits in this script until the test opens the gate,
+    # so the interrupt lands in the middle of it, however slow the machine.
+    gate = tempfile.mkdtemp(prefix="gate-")
+    os.chmod(gate, 0o755)  # the server's own OS user looks for the file
+    opened = os.path.join(gate, "open")
+    sample_app.write("v3_wait.sql", "DO $$ BEGIN\n  WHILE pg_stat_file('%s', true) IS NULL LOOP\n"
+                     "    PERFORM pg_sleep(0.05);\n  END LOOP;\nEND $$;\n" % opened)
     sample_app.set_version(3)
     args = ["make_migration", "--scratch-url", server_url] if where == "scratch-url" \
         else ["make_migration"]
     process = sample_app.start(*args, env=dict(ENV, TMPDIR=scratch_tmp))
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "the scratch build never started"
             url = server_url if where == "scratch-url" else _scratch_server(scratch_tmp)
             try:
-                if url and _sleeping(url):
+                if url and _waiting(url):
                     break
             except Exception:
                 pass  # the scratch server is still starting
@@ -345,10 +351,12 @@ def test_scratch_databases_are_gone_after_ctrl_c(sample_app, server_url, scratch
         assert scratch_databases(url)
 
         process.send_signal(signal.SIGINT)
+        open(opened, "w").close()  # the statement ends; the interrupt is raised right after it
         stdout, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
+        shutil.rmtree(gate, ignore_errors=True)
 
     assert process.returncode == 130, stdout + stderr
     assert stderr == "interrupted; the scratch databases were removed\n"
