@@ -71,13 +71,21 @@ class History:
             return [HistoryRow(*row) for row in cursor.fetchall()]
 
     def start(self, cursor, version, filename, checksum, mode, outcome, who, steps_total=None,
-              note=None):
-        """Insert an attempt's row and return its id."""
+              note=None, flush=True):
+        """Insert an attempt's row and return its id.
+
+        With `flush=False` (on an autocommit connection) the row's commit does
+        not wait for its WAL to reach the disk: the caller's next commit, which
+        does wait, flushes it too, as WAL is written in order.
+        """
         os_user, host, pid = who
-        cursor.execute(self._sql(
+        query = self._sql(
             "INSERT INTO {table} (version, filename, checksum, mode, outcome, steps_total,"
-            " os_user, host, pid, note) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"),
-            (version, filename, checksum, mode, outcome, steps_total, os_user, host, pid, note))
+            " os_user, host, pid, note) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id")
+        if not flush:
+            query = sql.SQL("SET LOCAL synchronous_commit TO off; ") + query
+        cursor.execute(query,
+                       (version, filename, checksum, mode, outcome, steps_total, os_user, host, pid, note))
         return cursor.fetchone()[0]
 
     def record(self, version, filename, checksum, mode, outcome, who, note=None):

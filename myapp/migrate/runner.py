@@ -124,8 +124,11 @@ class ScriptRunner:
     def run(self, script, text, checksum, plan, note=None):
         """Apply one script and record it; raise ScriptFailed with the database as before it."""
         with self.connection.cursor() as cursor:
+            # The "running" row is visible at once; it reaches the disk with the script's
+            # own commit (or its first step's), so a server crash loses it only together
+            # with everything the script did, as if it had never started.
             row_id = self.history.start(cursor, script.version, script.name, checksum, plan.mode,
-                                        "running", self.who, len(plan.steps), note)
+                                        "running", self.who, len(plan.steps), note, flush=False)
             if plan.mode == TRANSACTION:
                 self._run_transaction(cursor, script, text, plan, row_id)
             else:
