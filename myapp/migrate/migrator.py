@@ -180,6 +180,7 @@ class Migrator:
                          plan.mode)
                 script_started = time.monotonic()
                 note = "--retry" if retry == script.version else None
+                text = runner.encode(text, plan)  # a large script's text goes before it is sent
                 runner.run(script, text, checked[script.version], plan, note)
                 del text
                 crash_point("after-script-commit")

@@ -113,6 +113,37 @@ def _and_commit(statement):
     return query + sql.SQL("; COMMIT"), params
 
 
+# A script at least this large that runs whole is handed to run() already encoded,
+# and a UTF-8 one goes to the server in pieces of about PIECE bytes.
+LARGE_SCRIPT = 1 << 20
+PIECE = 8 << 20
+
+
+def _pieces(data):
+    """(start, end) of the pieces of a large UTF-8 script, each ending after a ";" that ends a line.
+
+    psycopg2 sends a query from one bytes object and libpq keeps two more copies
+    of it (its output buffer and the text it keeps for error reports): sent
+    whole, a script costs three times its size. A cut is never made after a ";"
+    on a line with "--" before it (a comment, where a cut could leave two valid
+    statements that mean something else, as `CREATE SCHEMA s -- ;` before a
+    `CREATE TABLE`). A cut inside a string, a quoted name, a block comment,
+    parentheses or a BEGIN ATOMIC body leaves the piece before it unfinished,
+    and PostgreSQL refuses that piece with a syntax error: the runner then sends
+    the whole script again in a new transaction.
+    """
+    start, size = 0, len(data)
+    while size - start > PIECE:
+        cut = data.find(b";\n", start + PIECE)
+        while cut != -1 and b"--" in data[max(data.rfind(b"\n", start, cut) + 1, start):cut]:
+            cut = data.find(b";\n", cut + 2)
+        if cut == -1:
+            break
+        yield start, cut + 2
+        start = cut + 2
+    yield start, size
+
+
 class ScriptRunner:
     """Applies one script at a time on an autocommit psycopg2 connection."""
 
@@ -120,6 +151,22 @@ class ScriptRunner:
         self.connection = connection
         self.history = history
         self.who = who
+
+    def encode(self, text, plan):
+        """A large script that runs whole as the bytes psycopg2 would send; any other, as it is.
+
+        A caller that rebinds its only reference to what this returns lets the
+        text go before the script is sent (in pieces, see _pieces), so a large
+        data script costs little more than one copy of itself. run() takes either.
+        """
+        step = plan.steps[0] if plan.mode == TRANSACTION and len(plan.steps) == 1 else None
+        if step is None or len(text) < LARGE_SCRIPT or (step.start, step.end) != (0, len(text)):
+            return text
+        return text.encode(self._codec)
+
+    @property
+    def _codec(self):
+        return psycopg2.extensions.encodings[self.connection.encoding]
 
     def run(self, script, text, checksum, plan, note=None):
         """Apply one script and record it; raise ScriptFailed with the database as before it."""
@@ -137,9 +184,12 @@ class ScriptRunner:
 
     def _run_transaction(self, cursor, script, text, plan, row_id):
         step = plan.steps[0] if plan.steps else None
+        sent = [0]  # where the piece being sent starts, for the line of an error
         try:
             cursor.execute("BEGIN")
-            if step is not None:
+            if isinstance(text, bytes):  # a large script, whole (see encode)
+                self._send_in_pieces(cursor, script, text, sent)
+            elif step is not None:
                 _execute(cursor, text if (step.start, step.end) == (0, len(text))
                          else text[step.start:step.end])
             crash_point("before-script-commit")
@@ -148,10 +198,31 @@ class ScriptRunner:
                                                                 steps_done=len(plan.steps))))
         except psycopg2.Error as error:
             self._rollback(cursor)
-            failure = _sqlstate_failure(script, text, error, step.start if step else 0,
+            offset = step.start if step else 0
+            if isinstance(text, bytes):  # read back, for the line of the error
+                offset = len(text[:sent[0]].decode(self._codec))
+                text = text.decode(self._codec)
+            failure = _sqlstate_failure(script, text, error, offset,
                                         "the script's changes were rolled back")
             self.history.finish(cursor, row_id, "failed", str(failure), steps_done=0)
             raise failure
+
+    def _send_in_pieces(self, cursor, script, data, sent):
+        pieces = list(_pieces(data)) if self._codec == "utf_8" else [(0, len(data))]
+        try:
+            for start, end in pieces:
+                sent[0] = start
+                _execute(cursor, data[start:end])
+        except psycopg2.errors.SyntaxError:
+            if len(pieces) == 1:
+                raise
+            # Maybe a cut in the wrong place (see _pieces): the whole script decides.
+            log.info("%s: a syntax error in the piece at byte %d; sending the whole script again",
+                     script.name, sent[0])
+            cursor.execute("ROLLBACK")
+            cursor.execute("BEGIN")
+            sent[0] = 0
+            _execute(cursor, data)
 
     def _run_steps(self, cursor, script, text, plan, row_id):
         for number, step in enumerate(plan.steps, 1):
