@@ -193,26 +193,38 @@ class Migrator:
         return Result(from_version, current, applied, time.monotonic() - started)
 
     def _commit_version(self, version_row, version, flush=True):
-        """The recipe's `version_row.version = N` and `db.session.commit()`, after each script.
+        """The recipe's Version row set to N and committed through `db.session`, after each script.
 
-        A commit expires the row, and the next flush would read all of it back
-        (a SELECT per script) only to learn its primary key, which cannot have
-        changed: the session is told the key it already knows instead.
+        One UPDATE of the row by its primary key, as the ORM would flush for
+        `version_row.version = N`, but without its per-commit cost: a commit
+        expires the row, and the ORM would first read it all back (a SELECT)
+        to learn its key. The row object is then given the committed value.
 
         With `flush=False` (every script but the last) the commit is visible at
         once but does not wait for the disk: the next script's commit flushes it.
         A server crash in between leaves the version row one behind the history,
         which the next run repairs, as after a kill between the two commits.
         """
-        if not flush:
-            self.db.session.execute(sql_text("SET LOCAL synchronous_commit TO off"))
         state = inspect(version_row)
-        if state.identity is not None:
-            mapper = state.mapper
-            for column, value in zip(mapper.primary_key, state.identity):
-                set_committed_value(version_row, mapper.get_property_by_column(column).key, value)
-        version_row.version = version
+        statement = self._version_update(state.mapper)
+        if not flush:
+            statement = "SET LOCAL synchronous_commit TO off; " + statement
+        params = {"pk%d" % number: value for number, value in enumerate(state.identity)}
+        params["version"] = version
+        if self.db.session.execute(sql_text(statement), params).rowcount != 1:
+            self.db.session.rollback()
+            raise InconsistentDatabase("the version row went away while migrating (after %s); "
+                                       "run again" % version)
         self.db.session.commit()
+        set_committed_value(version_row, "version", version)
+
+    def _version_update(self, mapper):
+        preparer = self.db.engine.dialect.identifier_preparer
+        column = mapper.get_property("version").columns[0]
+        where = " AND ".join("%s = :pk%d" % (preparer.quote(key.name), number)
+                             for number, key in enumerate(mapper.primary_key))
+        return "UPDATE %s SET %s = :version WHERE %s" % (
+            preparer.format_table(mapper.local_table), preparer.quote(column.name), where)
 
     def _version_row(self):
         """The recipe's Version row, made when missing (the table too, on a new database)."""
