@@ -67,7 +67,8 @@ def test_benchmark_runs_every_workload_at_tiny_sizes(server_url, tmp_path):
         migrate = next(r for r in growth if r["command"] == "migrate_tables, %d scripts" % n)
         assert migrate["facts"]["version"] == [n]
         assert migrate["overhead_ms"] is not None
-    assert growth[-1]["command"].startswith("overhead per script")
+    assert growth[-2]["command"].startswith("wall-clock overhead per script")
+    assert growth[-1]["command"].startswith("migrate_tables CPU per script")
 
     # The printed table and the generated block of RESULTS.md; the notes around it stay.
     assert "| workload | command | median s" in completed.stdout
