@@ -113,6 +113,10 @@ def test_status_text_json_and_check(flask_cli, database):
     assert pending.returncode == 1
     assert "Pending:         v1.sql" in pending.stdout
     assert "not exactly at version %d" % __db_version__ in pending.stderr
+    pending_json = flask_cli("migrate-status", "--json", "--check")
+    assert pending_json.returncode == 1
+    assert json.loads(pending_json.stdout)["up_to_date"] is False
+    assert pending_json.stderr == ""
 
     assert flask_cli("migrate-tables", "--yes").returncode == 0
 
