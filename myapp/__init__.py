@@ -12,7 +12,8 @@ __db_version__ = 5
 
 def create_app(**overrides):
     app = Flask(__name__)
-    app.config.update(load_config(app.instance_path))
+    app.config.update(load_config(app.instance_path,
+                                  with_database="SQLALCHEMY_DATABASE_URI" not in overrides))
     app.config.update(overrides)
     try:
         db.init_app(app)

@@ -44,9 +44,13 @@ def database_url(instance_path, environ=os.environ):
     return start_embedded(os.path.join(instance_path, "pgdata"), "myapp")
 
 
-def load_config(instance_path, environ=os.environ):
-    return {
-        "SQLALCHEMY_DATABASE_URI": database_url(instance_path, environ),
+def load_config(instance_path, environ=os.environ, with_database=True):
+    """The app's settings; `with_database=False` when the caller gives the URL itself
+    (no embedded server is started for a URL that would not be used)."""
+    config = {
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "SQL_DIR": environ.get("SQL_DIR") or os.path.join(REPO_ROOT, "sql"),
     }
+    if with_database:
+        config["SQLALCHEMY_DATABASE_URI"] = database_url(instance_path, environ)
+    return config
