@@ -19,7 +19,8 @@ def create_app(**overrides):
         db.init_app(app)
     except Exception as error:  # Flask-SQLAlchemy 3 makes the engine here, 2 on first use
         from .migrate.errors import ConfigurationError
-        raise ConfigurationError("no usable database URL: %s" % error)
+        raise ConfigurationError("no usable database URL: %s"
+                                 % (str(error).strip().splitlines() or [repr(error)])[0])
 
     from .views import bp
     app.register_blueprint(bp)

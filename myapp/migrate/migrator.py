@@ -82,7 +82,9 @@ class Migrator:
         try:
             return self.db.engine.url
         except Exception as error:  # no URI configured, no app context, bad URL
-            raise ConfigurationError("no usable database URL: %s" % error)
+            # Flask 2.2+ explains a missing app context over several lines: keep the first.
+            reason = (str(error).strip().splitlines() or [repr(error)])[0]
+            raise ConfigurationError("no usable database URL: %s" % reason)
 
     def describe_database(self):
         return conn.masked(self.url)
