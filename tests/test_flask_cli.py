@@ -6,10 +6,9 @@ Flask 0.12 cannot call a factory, so there FLASK_APP names a module holding
 `app = create_app()`.
 """
 import json
-import os
 import subprocess
 import sys
-from importlib.metadata import version
+from importlib.metadata import version as installed_version
 
 import pytest
 
@@ -17,7 +16,7 @@ from myapp import __db_version__
 from tests.conftest import _environment, run_manage
 from tests.helpers import REPO_ROOT
 
-FLASK_MAJOR = int(version("flask").split(".")[0])
+FLASK_MAJOR = int(installed_version("flask").split(".")[0])
 
 
 @pytest.fixture

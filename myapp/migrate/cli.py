@@ -10,16 +10,15 @@ or add the group `make_cli(migrator)` under a name of your own:
 The flask command finds an app factory (`FLASK_APP=myapp`) from Flask 1.0 on;
 under Flask 0.12 FLASK_APP must name a module that holds an app instance.
 """
-import json
 import sys
 from functools import wraps
 
 import click
 from flask.cli import with_appcontext
 
-from .errors import EXIT_FAILED, EXIT_OK, CheckFailed, MigrationError, NoAnswer
+from .errors import EXIT_OK, MigrationError, NoAnswer
 from .migrator import DEFAULT_LOCK_TIMEOUT
-from .report import Reporter, confirmation_warning, format_status, status_exit_code
+from .report import Reporter, confirmation_warning, show_status
 
 YES_ANSWERS = ("y", "yes", "1", "on", "true", "t")
 NO_ANSWERS = ("n", "no", "0", "off", "false", "f")
@@ -115,16 +114,7 @@ def make_cli(migrator):
     @exit_on_error
     def migrate_status(show_all, as_json, check):
         """Show the database's migration state; change nothing."""
-        status = migrator.status(history_limit=None if show_all else 10)
-        if as_json:
-            print(json.dumps(status, indent=2))
-        else:
-            print(format_status(status))
-        if check and status_exit_code(status) != EXIT_OK:
-            if not as_json:
-                raise CheckFailed("the database is not exactly at version %d" % status["code_version"])
-            return EXIT_FAILED
-        return EXIT_OK
+        return show_status(migrator.status(history_limit=None if show_all else 10), as_json, check)
 
     return group
 

@@ -4,7 +4,6 @@ Register them in an app's manage.py with `add_migration_commands(manager, migrat
 Works with Flask-Script 2.0.6 and Flask-Script-NG 2.1; options are declared
 on the classes (the @manager.command decorators crash on Python 3.11).
 """
-import json
 import os
 import sys
 from functools import wraps
@@ -12,9 +11,9 @@ from functools import wraps
 from flask import Flask
 
 from .authoring import Progress, Scratch, compare, make_migration, version_line
-from .errors import EXIT_FAILED, EXIT_OK, CheckFailed, MigrationError, NoAnswer
+from .errors import EXIT_OK, CheckFailed, MigrationError, NoAnswer
 from .migrator import DEFAULT_LOCK_TIMEOUT
-from .report import Reporter, confirmation_warning, format_status, status_exit_code
+from .report import Reporter, confirmation_warning, show_status
 from .schema_diff import schema_diff
 
 try:
@@ -113,16 +112,8 @@ class MigrateStatus(Command):
 
     @exit_on_error
     def run(self, show_all=False, as_json=False, check=False):
-        status = self.migrator.status(history_limit=None if show_all else 10)
-        if as_json:
-            print(json.dumps(status, indent=2))
-        else:
-            print(format_status(status))
-        if check and status_exit_code(status) != EXIT_OK:
-            if not as_json:
-                raise CheckFailed("the database is not exactly at version %d" % status["code_version"])
-            return EXIT_FAILED
-        return EXIT_OK
+        return show_status(self.migrator.status(history_limit=None if show_all else 10),
+                           as_json, check)
 
 
 class _PrintedProgress(Progress):

@@ -3,11 +3,12 @@
 Plain lines when the output is not a terminal, so logs hold no control
 characters; on a terminal a long script shows a live elapsed time.
 """
+import json
 import sys
 import threading
 import time
 
-from .errors import EXIT_FAILED, EXIT_OK
+from .errors import EXIT_FAILED, EXIT_OK, CheckFailed
 from .migrator import Listener
 from .runner import describe_holder
 
@@ -102,6 +103,16 @@ def confirmation_warning(database, code_version, baseline=None):
                 "Back it up before you go on." % (database, code_version))
     return ("WARNING: this records that the database %s already has the schema of "
             "version %d." % (database, baseline))
+
+
+def show_status(status, as_json=False, check=False):
+    """Print a status (text, or JSON) and return the exit status; --check fails unless up to date."""
+    print(json.dumps(status, indent=2) if as_json else format_status(status))
+    if check and status_exit_code(status) != EXIT_OK:
+        if not as_json:  # JSON readers take the document and the status, nothing on stderr
+            raise CheckFailed("the database is not exactly at version %d" % status["code_version"])
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def status_exit_code(status):
