@@ -71,14 +71,12 @@ class History:
             return [HistoryRow(*row) for row in cursor.fetchall()]
 
     def start(self, cursor, version, filename, checksum, mode, outcome, who, steps_total=None,
-              note=None, flush=True, begin=False):
+              note=None, flush=True):
         """Insert an attempt's row and return its id.
 
         With `flush=False` (on an autocommit connection) the row's commit does
         not wait for its WAL to reach the disk: the caller's next commit, which
-        does wait, flushes it too, as WAL is written in order. With `begin=True`
-        the row commits in a transaction of its own and a new one is begun for
-        the caller, in the same round trip.
+        does wait, flushes it too, as WAL is written in order.
         """
         os_user, host, pid = who
         query = self._sql(
@@ -86,9 +84,6 @@ class History:
             " os_user, host, pid, note) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id")
         if not flush:
             query = sql.SQL("SET LOCAL synchronous_commit TO off; ") + query
-        if begin:
-            # Only the last statement's rows come back: the id, from lastval().
-            query = sql.SQL("BEGIN; ") + query + sql.SQL("; COMMIT; BEGIN; SELECT lastval()")
         cursor.execute(query,
                        (version, filename, checksum, mode, outcome, steps_total, os_user, host, pid, note))
         return cursor.fetchone()[0]

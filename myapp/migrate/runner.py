@@ -173,11 +173,9 @@ class ScriptRunner:
         with self.connection.cursor() as cursor:
             # The "running" row is visible at once; it reaches the disk with the script's
             # own commit (or its first step's), so a server crash loses it only together
-            # with everything the script did, as if it had never started. For a script in
-            # one transaction, that transaction is begun in the same round trip.
+            # with everything the script did, as if it had never started.
             row_id = self.history.start(cursor, script.version, script.name, checksum, plan.mode,
-                                        "running", self.who, len(plan.steps), note, flush=False,
-                                        begin=plan.mode == TRANSACTION)
+                                        "running", self.who, len(plan.steps), note, flush=False)
             if plan.mode == TRANSACTION:
                 self._run_transaction(cursor, script, text, plan, row_id)
             else:
@@ -187,7 +185,8 @@ class ScriptRunner:
     def _run_transaction(self, cursor, script, text, plan, row_id):
         step = plan.steps[0] if plan.steps else None
         sent = [0]  # where the piece being sent starts, for the line of an error
-        try:  # in the transaction history.start began
+        try:
+            cursor.execute("BEGIN")
             if isinstance(text, bytes):  # a large script, whole (see encode)
                 self._send_in_pieces(cursor, script, text, sent)
             elif step is not None:
