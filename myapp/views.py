@@ -13,7 +13,7 @@ def index():
 
 @bp.route("/users/<int:user_id>")
 def user(user_id):
-    found = User.query.get(user_id)
+    found = User.query.filter_by(id=user_id).first()
     if found is None:
         abort(404)
     return jsonify(found.to_dict())

