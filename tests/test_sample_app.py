@@ -7,6 +7,9 @@ import json
 import os
 import re
 
+import pytest
+import sqlalchemy
+
 from tests.helpers import REPO_ROOT
 
 SAMPLE_VERSION = 2
@@ -79,3 +82,18 @@ def test_readme_shows_exactly_the_sample_apps_manage_py():
     section = readme.split("## Add it to your app", 1)[1]
     block = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
     assert block == manage_py
+
+
+@pytest.mark.skipif(int(sqlalchemy.__version__.split(".")[0]) < 2,
+                    reason="SQLAlchemy's psycopg 3 dialect needs SQLAlchemy 2")
+def test_an_app_whose_engine_uses_psycopg3(sample_app):
+    """The version row goes through the app's own session, whatever its driver."""
+    sample_app.write("v3.sql", "INSERT INTO notes (text) VALUES ('three');\n")
+    sample_app.set_version(3)
+    url = sample_app.database.url.replace("postgresql+psycopg2://", "postgresql+psycopg://", 1)
+
+    result = sample_app.manage("migrate_tables", "--yes", env={"DATABASE_URL": url})
+
+    assert result.returncode == 0, result.stderr
+    assert "Migrated from version 0 to 3: 3 scripts" in result.stdout
+    assert sample_app.database.version() == [3]

@@ -210,7 +210,9 @@ class Migrator:
         state = inspect(version_row)
         statement = self._version_update(state.mapper)
         if not flush:
-            statement = "SET LOCAL synchronous_commit TO off; " + statement
+            # A statement of its own: psycopg 3, which an app's engine may use, binds
+            # parameters on the server and refuses two commands in one.
+            self.db.session.execute(sql_text("SET LOCAL synchronous_commit TO off"))
         params = {"pk%d" % number: value for number, value in enumerate(state.identity)}
         params["version"] = version
         if self.db.session.execute(sql_text(statement), params).rowcount != 1:
