@@ -16,7 +16,7 @@ from functools import wraps
 import click
 from flask.cli import with_appcontext
 
-from .errors import EXIT_OK, MigrationError, NoAnswer
+from .errors import EXIT_INTERRUPTED, EXIT_OK, INTERRUPTED, MigrationError, NoAnswer
 from .migrator import DEFAULT_LOCK_TIMEOUT
 from .report import Reporter, confirmation_warning, show_status
 
@@ -44,8 +44,7 @@ def exit_on_error(run):
         except MigrationError as error:
             raise CommandFailed("error: %s" % error, error.exit_code)
         except KeyboardInterrupt:
-            raise CommandFailed("interrupted; a script that was running in a transaction was "
-                                "rolled back", 130)
+            raise CommandFailed(INTERRUPTED, EXIT_INTERRUPTED)
         if code != EXIT_OK:
             click.get_current_context().exit(code)
     return wrapper

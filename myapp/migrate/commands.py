@@ -11,7 +11,7 @@ from functools import wraps
 from flask import Flask
 
 from .authoring import Progress, Scratch, compare, make_migration, version_line
-from .errors import EXIT_OK, CheckFailed, MigrationError, NoAnswer
+from .errors import EXIT_INTERRUPTED, EXIT_OK, INTERRUPTED, CheckFailed, MigrationError, NoAnswer
 from .migrator import DEFAULT_LOCK_TIMEOUT
 from .report import Reporter, confirmation_warning, show_status
 from .schema_diff import schema_diff
@@ -32,9 +32,8 @@ def exit_on_error(run):
             print("error: %s" % error, file=sys.stderr)
             return error.exit_code
         except KeyboardInterrupt:
-            print("interrupted; a script that was running in a transaction was rolled back",
-                  file=sys.stderr)
-            return 130
+            print(INTERRUPTED, file=sys.stderr)
+            return EXIT_INTERRUPTED
     return wrapper
 
 
@@ -130,7 +129,7 @@ def _shown(path):
 
 def _interrupted():
     print("interrupted; the scratch databases were removed", file=sys.stderr)
-    return 130
+    return EXIT_INTERRUPTED
 
 
 _SCRATCH_URL = Option(

@@ -16,6 +16,11 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_REFUSED = 2
 EXIT_LOCKED = 3
+EXIT_INTERRUPTED = 130
+
+# What Ctrl-C leaves behind, said the same by every command layer.
+INTERRUPTED = ("interrupted; a script running in a transaction was rolled back; "
+               "run migrate_status to see what was applied")
 
 
 class MigrationError(Exception):
