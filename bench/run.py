@@ -530,18 +530,23 @@ def row(workload, command, stats, ratio=None, target=None, met=None, note=""):
 YOYO_MISSING = "not run: yoyo-migrations is not installed (pip install -e '.[bench]') or --no-yoyo"
 
 
-def workload_small(server, tmp, psql, n, reps, use_yoyo):
-    workload = small_workload(n)
-    app = SampleApp(os.path.join(tmp, "small"), workload)
+def race(server, tmp, psql, workload, name, number, reps, use_yoyo):
+    """migrate_tables, one psql session and (if asked) yoyo on one workload: their results."""
+    app = SampleApp(os.path.join(tmp, name), workload)
     contenders = [migrate_tables(app), psql_session(psql, app)]
     if use_yoyo:
-        yoyo_dir = os.path.join(tmp, "small-yoyo")
+        yoyo_dir = os.path.join(tmp, name + "-yoyo")
         app.write_yoyo_copy(workload, yoyo_dir)
         contenders.append(yoyo_apply(yoyo_dir))
     warm_up(server, [app], psql)
-    log("workload 1: %s" % workload.title)
-    results = measure(server, workload, contenders, reps, "w1")
-    mt, ps = results[contenders[0].name], results[contenders[1].name]
+    log("workload %d: %s" % (number, workload.title))
+    results = measure(server, workload, contenders, reps, "w%d" % number)
+    return contenders, results, results[contenders[0].name], results[contenders[1].name]
+
+
+def workload_small(server, tmp, psql, n, reps, use_yoyo):
+    workload = small_workload(n)
+    contenders, results, mt, ps = race(server, tmp, psql, workload, "small", 1, reps, use_yoyo)
     title = "1. %s" % workload.title
     ratio = mt["median"] / ps["median"]
     rows = [row(title, contenders[0].name, mt, ratio, "≤ %.1f× psql" % TARGET_SMALL_VS_PSQL,
@@ -563,16 +568,7 @@ def workload_small(server, tmp, psql, n, reps, use_yoyo):
 
 def workload_mixed(server, tmp, psql, n, reps, use_yoyo):
     workload = mixed_workload(n)
-    app = SampleApp(os.path.join(tmp, "mixed"), workload)
-    contenders = [migrate_tables(app), psql_session(psql, app)]
-    if use_yoyo:
-        yoyo_dir = os.path.join(tmp, "mixed-yoyo")
-        app.write_yoyo_copy(workload, yoyo_dir)
-        contenders.append(yoyo_apply(yoyo_dir))
-    warm_up(server, [app], psql)
-    log("workload 2: %s" % workload.title)
-    results = measure(server, workload, contenders, reps, "w2")
-    mt, ps = results[contenders[0].name], results[contenders[1].name]
+    contenders, results, mt, ps = race(server, tmp, psql, workload, "mixed", 2, reps, use_yoyo)
     title = "2. %s" % workload.title
     rows = [row(title, contenders[0].name, mt, mt["median"] / ps["median"], "(none)"),
             row(title, contenders[1].name, ps)]
