@@ -8,7 +8,10 @@ import pytest
 from myapp.migrate import runner
 from myapp.migrate.errors import ScriptFailed
 from myapp.migrate.history import History
+from myapp.migrate.lock import MigrationLock
+from myapp.migrate.lockwait import policy
 from myapp.migrate.runner import ScriptRunner, _pieces
+from myapp.migrate.session import Session, read_start
 from myapp.migrate.scripts import Script
 from myapp.migrate.statements import plan_script
 
@@ -34,9 +37,12 @@ def apply(database, text, tmp_path):
     path.write_text(text)
     connection = database.connect()
     try:
-        history = History(connection, "version_history")
+        start = read_start(connection)
+        session = Session(connection, start, 1)
+        assert MigrationLock(connection, session.lock_key).try_acquire()
+        history = History(connection, "version_history", start.schema)
         history.create()
-        script_runner = ScriptRunner(connection, history, WHO)
+        script_runner = ScriptRunner(connection, history, WHO, session, policy())
         plan = plan_script(text, "v1.sql")
         script_runner.run(Script(1, str(path)), script_runner.encode(text, plan), "x", plan)
     finally:

@@ -344,7 +344,8 @@ def build_from_models(migrator, url):
     params = conn.connect_params(make_url(url))
     connection = conn.connect(params)
     try:
-        History(connection, migrator.history_table).create()
+        History(connection, migrator.history_table,
+                migrator.version_model.__table__.schema or "public").create()
     finally:
         connection.close()
 

@@ -17,6 +17,7 @@ import click
 from flask.cli import with_appcontext
 
 from .errors import EXIT_INTERRUPTED, EXIT_OK, INTERRUPTED, MigrationError, NoAnswer
+from .lockwait import DEFAULT_DDL_LOCK_TIMEOUT, DEFAULT_DDL_RETRIES, policy
 from .migrator import DEFAULT_LOCK_TIMEOUT
 from .report import Reporter, confirmation_warning, show_status
 
@@ -80,6 +81,14 @@ def make_cli(migrator):
                   help="adopt an existing database whose schema is version N; run no script")
     @click.option("--lock-timeout", type=float, default=DEFAULT_LOCK_TIMEOUT, show_default=True,
                   metavar="SECONDS", help="how long to wait for another migration to finish")
+    @click.option("--ddl-lock-timeout", type=float, default=DEFAULT_DDL_LOCK_TIMEOUT,
+                  show_default=True, metavar="SECONDS",
+                  help="how long each attempt of a script step may wait for a table lock before it "
+                       "is rolled back and retried")
+    @click.option("--ddl-retries", type=int, default=DEFAULT_DDL_RETRIES, show_default=True,
+                  metavar="N", help="how many times a step whose lock was not granted in time is retried")
+    @click.option("--statement-timeout", type=float, default=0.0, show_default=True, metavar="SECONDS",
+                  help="cancel a script statement that runs longer (0: no limit)")
     @click.option("--allow-changed", is_flag=True,
                   help="accept applied scripts that changed on disk, and record that")
     @click.option("--retry", type=int, metavar="N", help="run interrupted script N again from the start")
@@ -87,9 +96,11 @@ def make_cli(migrator):
                   help="record script N as applied without running it (you finished it by hand)")
     @with_appcontext
     @exit_on_error
-    def migrate_tables(yes, to, dry_run, baseline, lock_timeout, allow_changed, retry, mark_applied):
+    def migrate_tables(yes, to, dry_run, baseline, lock_timeout, ddl_lock_timeout, ddl_retries,
+                       statement_timeout, allow_changed, retry, mark_applied):
         """Migrate the database to the schema version this code needs (__db_version__)."""
         reporter = Reporter(sys.stdout)
+        waits = policy(ddl_lock_timeout, ddl_retries, statement_timeout)
         if dry_run:
             assessment, planned = migrator.plan(to)
             reporter.dry_run(assessment, planned)
@@ -100,7 +111,7 @@ def make_cli(migrator):
             reporter.line("Baselined the database at version %d; no script ran" % baseline)
             return EXIT_OK
         result = migrator.migrate(to, confirm, lock_timeout, allow_changed, retry, mark_applied,
-                                  reporter)
+                                  reporter, waits)
         reporter.summary(result)
         return EXIT_OK
 

@@ -12,6 +12,7 @@ from flask import Flask
 
 from .authoring import Progress, Scratch, compare, make_migration, version_line
 from .errors import EXIT_INTERRUPTED, EXIT_OK, INTERRUPTED, CheckFailed, MigrationError, NoAnswer
+from .lockwait import DEFAULT_DDL_LOCK_TIMEOUT, DEFAULT_DDL_RETRIES, policy
 from .migrator import DEFAULT_LOCK_TIMEOUT
 from .report import Reporter, confirmation_warning, show_status
 from .schema_diff import schema_diff
@@ -58,6 +59,14 @@ class MigrateTables(Command):
                help="adopt an existing database whose schema is version N; run no script"),
         Option("--lock-timeout", type=float, default=DEFAULT_LOCK_TIMEOUT, metavar="SECONDS",
                help="how long to wait for another migration to finish (default %(default)s)"),
+        Option("--ddl-lock-timeout", type=float, default=DEFAULT_DDL_LOCK_TIMEOUT, metavar="SECONDS",
+               help="how long each attempt of a script step may wait for a table lock before it is "
+                    "rolled back and retried (default %(default)s)"),
+        Option("--ddl-retries", type=int, default=DEFAULT_DDL_RETRIES, metavar="N",
+               help="how many times a step whose lock was not granted in time is retried "
+                    "(default %(default)s)"),
+        Option("--statement-timeout", type=float, default=0.0, metavar="SECONDS",
+               help="cancel a script statement that runs longer (default 0: no limit)"),
         Option("--allow-changed", action="store_true",
                help="accept applied scripts that changed on disk, and record that"),
         Option("--retry", type=int, metavar="N", help="run interrupted script N again from the start"),
@@ -70,8 +79,11 @@ class MigrateTables(Command):
 
     @exit_on_error
     def run(self, yes=False, to=None, dry_run=False, baseline=None,
-            lock_timeout=DEFAULT_LOCK_TIMEOUT, allow_changed=False, retry=None, mark_applied=None):
+            lock_timeout=DEFAULT_LOCK_TIMEOUT, allow_changed=False, retry=None, mark_applied=None,
+            ddl_lock_timeout=DEFAULT_DDL_LOCK_TIMEOUT, ddl_retries=DEFAULT_DDL_RETRIES,
+            statement_timeout=0.0):
         reporter = Reporter(sys.stdout)
+        waits = policy(ddl_lock_timeout, ddl_retries, statement_timeout)
         if dry_run:
             assessment, planned = self.migrator.plan(to)
             reporter.dry_run(assessment, planned)
@@ -82,7 +94,7 @@ class MigrateTables(Command):
             reporter.line("Baselined the database at version %d; no script ran" % baseline)
             return EXIT_OK
         result = self.migrator.migrate(to, confirm, lock_timeout, allow_changed, retry, mark_applied,
-                                       reporter)
+                                       reporter, waits)
         reporter.summary(result)
         return EXIT_OK
 

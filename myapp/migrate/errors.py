@@ -9,7 +9,7 @@ Exit statuses, the same for every command:
     1  a migration or a check failed, or the operator declined
     2  bad usage or configuration, no answer to the prompt, or the migrations
        or the database are inconsistent and nothing was run
-    3  the migration lock could not be taken in time
+    3  the migration lock, or a lock a script needs, could not be taken in time
 """
 
 EXIT_OK = 0
@@ -75,3 +75,13 @@ class LockTimeout(MigrationError):
     """Another migrator held the lock for longer than --lock-timeout."""
 
     exit_code = EXIT_LOCKED
+
+
+class LockWaitExhausted(MigrationError):
+    """A script's step did not get its locks within --ddl-lock-timeout in any attempt."""
+
+    exit_code = EXIT_LOCKED
+
+
+class BookkeepingFailed(MigrationError):
+    """The tool could not record a script (lost lock, history changed by the script, ...)."""

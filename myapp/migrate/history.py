@@ -45,22 +45,27 @@ CREATE TABLE IF NOT EXISTS {table} (
 class History:
     """Reads and writes the history table over the runner's psycopg2 connection."""
 
-    def __init__(self, connection, table):
+    def __init__(self, connection, table, schema):
+        """`schema` is decided once at start (see session.py): every statement names it."""
         self.connection = connection
-        self.table = sql.Identifier(table)
+        self.table = sql.Identifier(schema, table)
         self.table_name = table
+        self.schema = schema
 
     def _sql(self, template):
         return sql.SQL(template).format(table=self.table)
 
     def exists(self):
         with self.connection.cursor() as cursor:
-            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (self.table_name,))
+            cursor.execute("SELECT pg_catalog.to_regclass(%s) IS NOT NULL",
+                           (self.table.as_string(self.connection),))
             return cursor.fetchone()[0]
 
     def create(self):
-        with self.connection.cursor() as cursor:
-            cursor.execute(self._sql(_CREATE))
+        """Create the table when it is missing; no DDL at all when it is there."""
+        if not self.exists():
+            with self.connection.cursor() as cursor:
+                cursor.execute(self._sql(_CREATE))
 
     def rows(self):
         """Every row, oldest first; no rows when the table does not exist yet."""
@@ -100,9 +105,10 @@ class History:
 
     def finish_sql(self, row_id, outcome, error=None, steps_done=None):
         return self._sql(
-            "UPDATE {table} SET outcome = %s, error = %s, steps_done = coalesce(%s, steps_done),"
-            " finished_at = clock_timestamp(),"
-            " duration_s = extract(epoch FROM clock_timestamp() - started_at)"
+            "UPDATE {table} SET outcome = %s, error = %s,"
+            " steps_done = COALESCE(%s, steps_done),"
+            " finished_at = pg_catalog.clock_timestamp(),"
+            " duration_s = pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - started_at)"
             " WHERE id = %s"), (outcome, error, steps_done, row_id)
 
     def finish(self, cursor, row_id, outcome, error=None, steps_done=None):

@@ -19,10 +19,13 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import connection as conn
+from . import indexes, lockwait, pooling
 from .errors import ConfigurationError, Declined, InconsistentDatabase, InvalidScripts, UsageError
 from .history import History
-from .runner import MigrationLock, ScriptRunner, crash_point, describe_holder, lock_key
+from .lock import MigrationLock, describe_holder, lock_key
+from .runner import ScriptRunner, crash_point
 from .scripts import check_sequence, checksum, discover, read_script
+from .session import Session, read_start
 from .state import assess, read_state
 from .statements import plan_script
 
@@ -48,6 +51,10 @@ class Listener:
 
     def script_finished(self, script, seconds):
         pass
+
+    def lock_retry(self, message):
+        """A step's lock was not granted in time; it is tried again (one line)."""
+        self.notice(message)
 
 
 class Migrator:
@@ -86,15 +93,40 @@ class Migrator:
             reason = (str(error).strip().splitlines() or [repr(error)])[0]
             raise ConfigurationError("no usable database URL: %s" % reason)
 
+    @property
+    def direct_url(self):
+        """MIGRATION_DATABASE_URL (app config or environment): the scripts' own connection, or None."""
+        try:
+            configured = current_app.config.get("MIGRATION_DATABASE_URL")
+        except RuntimeError:  # no app context: the environment alone
+            configured = None
+        configured = configured or os.environ.get("MIGRATION_DATABASE_URL")
+        if not configured:
+            return None
+        from sqlalchemy.engine.url import make_url
+        from ..config import normalise_url
+        try:
+            return make_url(normalise_url(configured))
+        except Exception:
+            raise ConfigurationError("MIGRATION_DATABASE_URL is not a usable database URL; "
+                                     "write it as postgresql://user:password@host:port/name")
+
+    @property
+    def migration_url(self):
+        app_url = self.url  # a broken app URL is reported first, whatever the direct one is
+        return self.direct_url or app_url
+
     def describe_database(self):
         return conn.masked(self.url)
 
     @contextmanager
     def _connection(self):
-        params = conn.connect_params(self.url)
+        """The scripts' autocommit connection and how its session started (session.py)."""
+        params = conn.connect_params(self.migration_url)
         connection = conn.connect(params)
         try:
-            yield connection
+            start = read_start(connection, self.version_model.__table__.schema)
+            yield connection, start, params
         except psycopg2.Error as error:
             raise ConfigurationError("database error: %s" % conn.redact(str(error).strip(), params))
         finally:
@@ -102,23 +134,39 @@ class Migrator:
 
     @contextmanager
     def _locked(self, lock_timeout, listener):
-        with self._connection() as connection:
-            if connection.server_version >= 140000:
-                # A killed migrator's server process then notices within a second
-                # and rolls back, instead of finishing a long statement first.
-                with connection.cursor() as cursor:
-                    cursor.execute("SET client_connection_check_interval = '1s'")
-            lock = MigrationLock(connection, lock_key(self._version_table))
-            lock.acquire(lock_timeout, listener.waiting_for_lock)
-            yield connection
+        lock_timeout = _check_lock_timeout(lock_timeout)
+        with self._connection() as (connection, start, params):
+            if self.direct_url is not None:
+                pooling.check_same_database(start, self._app_identity(),
+                                            conn.masked(self.direct_url), self.describe_database())
+            session = Session(connection, start, lock_key(self._version_table))
+            with connection.cursor() as cursor:
+                session.apply_settings(cursor)
+            watch = lockwait.Watch(connection, lambda: conn.connect(params))
+            watch.backend_pid = start.backend_pid
+            with lockwait.watching(watch):
+                MigrationLock(connection, session.lock_key).acquire(lock_timeout,
+                                                                   listener.waiting_for_lock)
+                yield _Locked(connection, start, session, watch,
+                              lambda: pooling.check_stable_session(
+                                  connection, start.backend_pid, lambda: conn.connect(params)))
+
+    def _app_identity(self):
+        """(system_identifier, database name) of the app's own URL, read through its engine."""
+        with self.db.engine.connect() as connection:
+            row = connection.execute(sql_text(
+                "SELECT (SELECT system_identifier FROM pg_catalog.pg_control_system()),"
+                " pg_catalog.current_database()")).fetchone()
+        return tuple(row)
 
     @property
     def _version_table(self):
         return self.version_model.__table__.name
 
-    def _read(self, connection, scripts, allow_changed=False):
-        history = History(connection, self.history_table)
-        state = read_state(connection, self._version_table, "version", history)
+    def _read(self, connection, start, scripts, allow_changed=False):
+        history = History(connection, self.history_table, start.schema)
+        state = read_state(connection, self.version_model.__table__.schema or start.schema,
+                           self._version_table, "version", history)
         assessment = assess(state, scripts, self.code_version, _disk_checksum, allow_changed)
         return history, state, assessment
 
@@ -136,9 +184,14 @@ class Migrator:
         return to
 
     def migrate(self, to=None, confirm=None, lock_timeout=DEFAULT_LOCK_TIMEOUT, allow_changed=False,
-                retry=None, mark_applied=None, listener=None):
-        """Bring the database to `to` (default: the code's version). Returns a Result."""
+                retry=None, mark_applied=None, listener=None, policy=None):
+        """Bring the database to `to` (default: the code's version). Returns a Result.
+
+        `policy` (lockwait.policy(...)) bounds the scripts' lock waits; default:
+        --ddl-lock-timeout 2 s, 5 retries, no statement timeout.
+        """
         listener = listener or Listener()
+        policy = policy or lockwait.policy()
         discovery = self.scripts()
         for name in discovery.ignored:
             listener.notice("ignored %s: not a migration name (vN.sql or vN_description.sql)" % name)
@@ -147,13 +200,20 @@ class Migrator:
             raise Declined("declined; the database was not changed")
 
         started = time.monotonic()
-        with self._locked(lock_timeout, listener) as connection:
+        with self._locked(lock_timeout, listener) as locked:
+            connection = locked.connection
             # Read again under the lock: another server may have just migrated.
-            history, state, assessment = self._read(connection, discovery.scripts, allow_changed)
+            history, state, assessment = self._read(connection, locked.start, discovery.scripts,
+                                                    allow_changed)
             self.target(to, assessment.current)
             _refuse(assessment, retry, mark_applied)
             pending = [s for s in assessment.pending if s.version <= target]
             checked, plans = _preflight(pending)
+            policies = {s.version: _script_policy(s, policy) for s in pending}
+            if not (pending or assessment.repair or assessment.adopt or assessment.interrupted
+                    or assessment.changed or mark_applied is not None):
+                return Result(assessment.current, assessment.current, [], time.monotonic() - started)
+            locked.check_stable_session()  # before anything is written
 
             history.create()
             version_row = self._version_row()
@@ -168,7 +228,10 @@ class Migrator:
 
             from_version = current
             self.db.session.commit()  # no idle transaction may block the scripts' DDL
-            runner = ScriptRunner(connection, history, who)
+            runner = ScriptRunner(connection, history, who, locked.session, policy, locked.watch,
+                                  listener)
+            attempted = {row.version for row in state.history_rows
+                         if row.outcome in ("failed", "interrupted", "running")}
             applied = []
             for script in pending:
                 text = read_script(script.path)
@@ -183,7 +246,8 @@ class Migrator:
                 script_started = time.monotonic()
                 note = "--retry" if retry == script.version else None
                 text = runner.encode(text, plan)  # a large script's text goes before it is sent
-                runner.run(script, text, checked[script.version], plan, note)
+                runner.run(script, text, checked[script.version], plan, note,
+                           policies[script.version], rerun=script.version in attempted)
                 del text
                 crash_point("after-script-commit")
                 self._commit_version(version_row, script.version, flush=script is pending[-1])
@@ -290,8 +354,8 @@ class Migrator:
         """What `migrate` would run, script by script with its statements; changes nothing."""
         discovery = self.scripts()
         target = self.target(to)
-        with self._connection() as connection:
-            _, _, assessment = self._read(connection, discovery.scripts)
+        with self._connection() as (connection, start, _):
+            _, _, assessment = self._read(connection, start, discovery.scripts)
         self.target(to, assessment.current)
         _refuse(assessment, None, None)
         pending = [s for s in assessment.pending if s.version <= target]
@@ -307,11 +371,12 @@ class Migrator:
         discovery = discover(self.migration_dir)
         if confirm is not None and not confirm():
             raise Declined("declined; the database was not changed")
-        with self._locked(lock_timeout, listener) as connection:
-            history, state, assessment = self._read(connection, discovery.scripts)
+        with self._locked(lock_timeout, listener) as locked:
+            history, state, assessment = self._read(locked.connection, locked.start, discovery.scripts)
             if state.stored_versions or state.history_rows:
                 raise UsageError("--baseline: the database already has a version (%s); baseline is "
                                  "only for a database that never had one" % assessment.current)
+            locked.check_stable_session()
             history.create()
             history.record(version, None, None, "baseline", "baseline", conn.who(),
                            note="--baseline: adopted an existing schema")
@@ -329,14 +394,21 @@ class Migrator:
             check_sequence(discovery.scripts, self.code_version)
         except InvalidScripts as error:
             warnings.append(str(error))
-        with self._connection() as connection:
-            _, state, assessment = self._read(connection, discovery.scripts)
+        with self._connection() as (connection, start, _):
+            _, state, assessment = self._read(connection, start, discovery.scripts)
             holder = MigrationLock(connection, lock_key(self._version_table)).holder()
+            invalid = indexes.invalid_indexes(connection)
         problems = list(assessment.problems)
         if holder is not None:
             # A migration is running now: its "running" row is not a crash.
             problems = [p for p in problems if p.kind != "dirty"]
         warnings += [p.message for p in problems]
+        warnings += ["invalid index %s on %s: a CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY "
+                     "failed or was interrupted%s; queries do not use it, writes still update it; "
+                     "the script that builds it drops it when it runs again (--retry), or drop it "
+                     "with DROP INDEX CONCURRENTLY" % (index, table, " (or a running migration "
+                                                       "is building it now)" if holder else "")
+                     for index, table in invalid]
         if assessment.repair:
             warnings.append("the version table says %s but the history says %d; the next "
                             "migrate_tables repairs it" % assessment.repair)
@@ -370,6 +442,23 @@ def _history_entry(row):
         "db_user": row.db_user, "os_user": row.os_user, "host": row.host, "error": row.error,
         "note": row.note,
     }
+
+
+class _Locked:
+    """What a locked run works with: the connection, its start, the session rules, the watch."""
+
+    def __init__(self, connection, start, session, watch, check_stable_session):
+        self.connection, self.start, self.session, self.watch = connection, start, session, watch
+        self.check_stable_session = check_stable_session
+
+
+def _check_lock_timeout(value):
+    return lockwait.check_seconds(value, "--lock-timeout")
+
+
+def _script_policy(script, policy):
+    text = read_script(script.path)
+    return lockwait.script_policy(text, script.name, policy) if lockwait.has_header(text) else policy
 
 
 def _disk_checksum(script):

@@ -10,7 +10,7 @@ import time
 
 from .errors import EXIT_FAILED, EXIT_OK, CheckFailed
 from .migrator import Listener
-from .runner import describe_holder
+from .lock import describe_holder
 
 LIVE_AFTER_SECONDS = 3.0
 
@@ -27,6 +27,9 @@ class Reporter(Listener):
 
     def notice(self, message):
         self.line("note: %s" % message)
+
+    def lock_retry(self, message):
+        self.line("  %s" % message)
 
     def waiting_for_lock(self, holder):
         self.line("Waiting for another migration to finish (%s)" % describe_holder(holder))

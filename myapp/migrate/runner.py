@@ -1,26 +1,32 @@
-"""Running scripts over the psycopg2 connection: the lock, the steps, the history rows.
+"""Running one script over the psycopg2 connection, and recording it in the history.
 
 A script that can run in a transaction runs whole in one, and its history
 row is marked applied inside that same transaction, so "applied" and
 "recorded" never come apart. A script in steps records its progress with
 each committed step, so a crash says exactly how far it got.
+
+Each step waits at most the policy's lock timeout for its locks and is
+retried when that runs out (lockwait.py); the tool's own statements are
+immune to what the script did to the session (session.py) and fail unless
+the migration lock is still ours. A CONCURRENTLY step run again first drops
+the INVALID index an earlier attempt left (indexes.py).
 """
 import logging
 import os
 import signal
-import zlib
-from collections import namedtuple
+import time
 
 import psycopg2
 import psycopg2.errors
 from psycopg2 import sql
 
-from .errors import LockTimeout, ScriptFailed
+from . import indexes
+from .errors import BookkeepingFailed, LockWaitExhausted, ScriptFailed
+from .lockwait import describe_blockers, pause, pg_duration
+from .session import LOCK_LOST, bookkeeping_error
 from .statements import TRANSACTION, line_at
 
 log = logging.getLogger("myapp.migrate")
-
-LockHolder = namedtuple("LockHolder", "pid application client since state")
 
 _CRASH_AT = os.environ.get("MIGRATE_TABLES_CRASH_AT")
 
@@ -29,59 +35,6 @@ def crash_point(name):
     """Fault injection for the crash tests: die here like a killed process would."""
     if _CRASH_AT == name:
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-def lock_key(version_table):
-    """One advisory lock per version table (advisory locks are per database already)."""
-    return zlib.crc32(("migrate_tables:" + version_table).encode())
-
-
-class MigrationLock:
-    """A session-level advisory lock held for the whole run."""
-
-    def __init__(self, connection, key):
-        self.connection = connection
-        self.key = key
-
-    def holder(self):
-        with self.connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT a.pid, a.application_name, coalesce(host(a.client_addr), 'local socket'),"
-                " a.backend_start, a.state FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-                " WHERE l.locktype = 'advisory' AND l.granted AND l.objid = %s::bigint::oid"
-                " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-                (self.key,))
-            row = cursor.fetchone()
-        return LockHolder(*row) if row else None
-
-    def acquire(self, timeout, on_wait):
-        with self.connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", (self.key,))
-            if cursor.fetchone()[0]:
-                return
-            on_wait(self.holder())
-            cursor.execute("SET lock_timeout = %s", ("%dms" % max(1, timeout * 1000),))
-            try:
-                cursor.execute("SELECT pg_advisory_lock(%s)", (self.key,))
-            except psycopg2.errors.LockNotAvailable:
-                holder = self.holder()
-                raise LockTimeout(
-                    "another migration still holds the lock after %gs (%s); wait for it to finish, "
-                    "or raise --lock-timeout" % (timeout, describe_holder(holder)))
-            finally:
-                cursor.execute("RESET lock_timeout")
-
-    def release(self):
-        with self.connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
-
-
-def describe_holder(holder):
-    if holder is None:
-        return "holder unknown"
-    return "held by %s, server pid %d, from %s, since %s, %s" % (
-        holder.application or "a session", holder.pid, holder.client,
-        holder.since.strftime("%Y-%m-%d %H:%M:%S"), holder.state)
 
 
 def _sqlstate_failure(script, text, error, offset, consequence):
@@ -105,12 +58,6 @@ def _execute(cursor, query):
         # A script of comments only: PostgreSQL answers "empty query"; nothing to run.
         if error.pgcode is not None or "empty query" not in str(error):
             raise
-
-
-def _and_commit(statement):
-    """A history update and the COMMIT of its transaction, in one round trip."""
-    query, params = statement
-    return query + sql.SQL("; COMMIT"), params
 
 
 # A script at least this large that runs whole is handed to run() already encoded,
@@ -144,13 +91,24 @@ def _pieces(data):
     yield start, size
 
 
+class Attempt:
+    """One try of one step: its lock timeout and how it ended."""
+
+    def __init__(self, policy, number, total, lock_timeout):
+        self.policy, self.number, self.total, self.lock_timeout = policy, number, total, lock_timeout
+
+
 class ScriptRunner:
     """Applies one script at a time on an autocommit psycopg2 connection."""
 
-    def __init__(self, connection, history, who):
+    def __init__(self, connection, history, who, session, policy, watch=None, listener=None):
         self.connection = connection
         self.history = history
         self.who = who
+        self.session = session
+        self.policy = policy
+        self.watch = watch
+        self.listener = listener
 
     def encode(self, text, plan):
         """A large script that runs whole as the bytes psycopg2 would send; any other, as it is.
@@ -168,8 +126,13 @@ class ScriptRunner:
     def _codec(self):
         return psycopg2.extensions.encodings[self.connection.encoding]
 
-    def run(self, script, text, checksum, plan, note=None):
-        """Apply one script and record it; raise ScriptFailed with the database as before it."""
+    def run(self, script, text, checksum, plan, note=None, policy=None, rerun=False):
+        """Apply one script and record it; raise ScriptFailed with the database as before it.
+
+        `policy` is the script's lock-wait policy (default: the runner's); `rerun`
+        says an earlier attempt of this script failed or was interrupted.
+        """
+        policy = policy or self.policy
         with self.connection.cursor() as cursor:
             # The "running" row is visible at once; it reaches the disk with the script's
             # own commit (or its first step's), so a server crash loses it only together
@@ -177,37 +140,89 @@ class ScriptRunner:
             row_id = self.history.start(cursor, script.version, script.name, checksum, plan.mode,
                                         "running", self.who, len(plan.steps), note, flush=False)
             if plan.mode == TRANSACTION:
-                self._run_transaction(cursor, script, text, plan, row_id)
+                self._run_transaction(cursor, script, text, plan, row_id, policy)
             else:
-                self._run_steps(cursor, script, text, plan, row_id)
+                self._run_steps(cursor, script, text, plan, row_id, policy, rerun)
         return row_id
 
-    def _run_transaction(self, cursor, script, text, plan, row_id):
+    # -- lock waits and retries ----------------------------------------------------
+
+    def _attempts(self, script, policy, lock_timeout, retries, send):
+        """Run `send(attempt)` until its locks are granted in time; at most 1 + retries times.
+
+        `send` must leave nothing committed when it raises (a transaction it
+        rolls back, or one statement outside a transaction that failed).
+        """
+        total = retries + 1
+        for number in range(1, total + 1):
+            attempt = Attempt(policy, number, total, lock_timeout)
+            if self.watch is not None:
+                self.watch.expect_lock_wait(lock_timeout)
+            try:
+                return send(attempt)
+            except psycopg2.errors.LockNotAvailable as error:
+                if not lock_timeout:  # the script's own lock_timeout or NOWAIT: its error
+                    raise
+                blockers = describe_blockers(self.watch.blockers if self.watch else [])
+                self._rollback()
+                if number == total:
+                    raise _Exhausted(error, blockers, lock_timeout, total)
+                wait = pause(number)
+                message = ("%s: lock not granted within %gs (attempt %d of %d); %s; retrying in %.1fs"
+                           % (script.name, lock_timeout, number, total, blockers, wait))
+                log.warning(message)
+                if self.listener is not None:
+                    self.listener.lock_retry(message)
+                time.sleep(wait)
+            finally:
+                if self.watch is not None:
+                    self.watch.expect_lock_wait(0)
+
+    def _timeouts(self, policy, lock_timeout, local):
+        scope = "SET LOCAL" if local else "SET"
+        return "%s lock_timeout = '%s'; %s statement_timeout = '%s'" % (
+            scope, pg_duration(lock_timeout), scope, pg_duration(policy.statement_timeout))
+
+    # -- a script in one transaction -------------------------------------------------
+
+    def _run_transaction(self, cursor, script, text, plan, row_id, policy):
         step = plan.steps[0] if plan.steps else None
         sent = [0]  # where the piece being sent starts, for the line of an error
-        try:
-            cursor.execute("BEGIN")
+        applied = self.session.checked(*self.history.finish_sql(row_id, "applied",
+                                                                steps_done=len(plan.steps)))
+
+        def send(attempt):
+            cursor.execute("BEGIN; " + self._timeouts(policy, attempt.lock_timeout, local=True))
             if isinstance(text, bytes):  # a large script, whole (see encode)
-                self._send_in_pieces(cursor, script, text, sent)
+                self._send_in_pieces(cursor, script, text, sent, attempt)
             elif step is not None:
                 _execute(cursor, text if (step.start, step.end) == (0, len(text))
                          else text[step.start:step.end])
             crash_point("before-script-commit")
-            # The history row says "applied" in the script's own transaction.
-            cursor.execute(*_and_commit(self.history.finish_sql(row_id, "applied",
-                                                                steps_done=len(plan.steps))))
-        except psycopg2.Error as error:
-            self._rollback(cursor)
-            offset = step.start if step else 0
-            if isinstance(text, bytes):  # read back, for the line of the error
-                offset = len(text[:sent[0]].decode(self._codec))
-                text = text.decode(self._codec)
-            failure = _sqlstate_failure(script, text, error, offset,
-                                        "the script's changes were rolled back")
-            self.history.finish(cursor, row_id, "failed", str(failure), steps_done=0)
-            raise failure
 
-    def _send_in_pieces(self, cursor, script, data, sent):
+        try:
+            self._attempts(script, policy, policy.lock_timeout, policy.retries, send)
+        except psycopg2.Error as error:
+            self._fail_script(cursor, script, text, error, step.start if step else 0, sent, row_id)
+        # The history row says "applied" in the script's own transaction, after the
+        # session is put back as it started (whatever the script set), and only while
+        # the migration lock is still ours.
+        self._bookkeeping(cursor, script, row_id, sql.SQL(self.session.restore()) + applied[0]
+                          + sql.SQL("; COMMIT"), applied[1], steps_done=0)
+
+    def _fail_script(self, cursor, script, text, error, offset, sent, row_id):
+        if isinstance(error, _Exhausted):
+            self._record_failure(cursor, row_id, str(error.failure(script)), 0)
+            raise error.failure(script)
+        self._rollback()
+        if isinstance(text, bytes):  # read back, for the line of the error
+            offset = len(text[:sent[0]].decode(self._codec))
+            text = text.decode(self._codec)
+        failure = _sqlstate_failure(script, text, error, offset, "the script's changes were rolled back")
+        self._record_failure(cursor, row_id, str(failure), 0)
+        raise failure
+
+    def _send_in_pieces(self, cursor, script, data, sent, attempt):
         pieces = list(_pieces(data)) if self._codec == "utf_8" else [(0, len(data))]
         try:
             for start, end in pieces:
@@ -220,37 +235,116 @@ class ScriptRunner:
             log.info("%s: a syntax error in the piece at byte %d; sending the whole script again",
                      script.name, sent[0])
             cursor.execute("ROLLBACK")
-            cursor.execute("BEGIN")
+            cursor.execute("BEGIN; " + self._timeouts(attempt.policy, attempt.lock_timeout, True))
             sent[0] = 0
             _execute(cursor, data)
 
-    def _run_steps(self, cursor, script, text, plan, row_id):
+    # -- a script in steps --------------------------------------------------------------
+
+    def _run_steps(self, cursor, script, text, plan, row_id, policy, rerun):
         for number, step in enumerate(plan.steps, 1):
             body = text[step.start:step.end]
-            try:
+            progress = self.session.checked(*self.history.progress_sql(row_id, number))
+            concurrent = not step.transactional and indexes.is_concurrent(step.statements[0])
+
+            def send(attempt, step=step, body=body):
                 if step.transactional:
-                    cursor.execute("BEGIN")
+                    cursor.execute("BEGIN; " + self._timeouts(policy, attempt.lock_timeout, True))
                     _execute(cursor, body)
-                    cursor.execute(*_and_commit(self.history.progress_sql(row_id, number)))
-                else:
-                    log.info("%s: running line %d outside a transaction", script.name, step.line)
-                    cursor.execute(body)
-                    crash_point("after-autocommit-step")
-                    cursor.execute(*self.history.progress_sql(row_id, number))
+                    return
+                cursor.execute(self._timeouts(policy, attempt.lock_timeout, local=False))
+                log.info("%s: running line %d outside a transaction", script.name, step.line)
+                cursor.execute(body)
+                crash_point("after-autocommit-step")
+
+            try:
+                if concurrent and rerun:
+                    for dropped in indexes.drop_invalid(cursor, step.statements[0].text):
+                        message = ("dropped the invalid index %s left by an earlier attempt of %s"
+                                   % (dropped, script.name))
+                        log.warning(message)
+                        if self.listener is not None:
+                            self.listener.notice(message)
+                # CONCURRENTLY blocks no reads or writes, and waiting for older transactions
+                # is how it works: no lock timeout for it.
+                self._attempts(script, policy, 0 if concurrent else policy.lock_timeout,
+                               0 if concurrent else policy.retries, send)
             except psycopg2.Error as error:
-                self._rollback(cursor)
                 if number == 1:
                     consequence = "nothing of the script was committed"
                 else:
                     consequence = ("steps 1 to %d of %d (up to line %d) were committed and stay applied"
                                    % (number - 1, len(plan.steps), step.line - 1))
-                failure = _sqlstate_failure(script, text, error, step.start, consequence)
-                self.history.finish(cursor, row_id, "failed", str(failure), steps_done=number - 1)
+                if isinstance(error, _Exhausted):
+                    failure = error.failure(script, consequence)
+                else:
+                    self._rollback()
+                    failure = _sqlstate_failure(script, text, error, step.start, consequence)
+                self._record_failure(cursor, row_id, str(failure), number - 1)
                 raise failure
-        self.history.finish(cursor, row_id, "applied", steps_done=len(plan.steps))
+            # Bookkeeping with the tool's role and settings, the script's session kept.
+            suffix = sql.SQL("; COMMIT") if step.transactional else sql.SQL("")
+            self._bookkeeping(cursor, script, row_id,
+                              sql.SQL(self.session.in_script()) + progress[0] + suffix, progress[1],
+                              steps_done=number - 1 if step.transactional else number)
+        applied = self.session.checked(*self.history.finish_sql(row_id, "applied",
+                                                                steps_done=len(plan.steps)))
+        self._bookkeeping(cursor, script, row_id, sql.SQL(self.session.restore()) + applied[0],
+                          applied[1], steps_done=len(plan.steps))
 
-    def _rollback(self, cursor):
+    # -- the tool's own statements ----------------------------------------------------
+
+    def _bookkeeping(self, cursor, script, row_id, query, params, steps_done):
+        """Run a checked history update; its failure is the tool's, never a line of the script."""
+        try:
+            cursor.execute(query, params)
+        except psycopg2.Error as error:
+            self._rollback()
+            marker = bookkeeping_error(error)
+            if marker == LOCK_LOST:
+                message = ("%s: the migration lock was lost while it ran (a script that calls "
+                           "pg_advisory_unlock_all(), or a pooler in transaction mode); what was not "
+                           "committed was rolled back; run migrate_status, then migrate_tables again"
+                           % script.name)
+            elif marker:
+                message = ("%s: the script changed the migration history table (its row is gone); "
+                           "what was not committed was rolled back; a migration must not touch %s"
+                           % (script.name, self.history.table_name))
+            else:
+                message = ("%s: recording it in %s failed: SQLSTATE %s: %s" % (
+                    script.name, self.history.table_name, error.pgcode,
+                    (getattr(error.diag, "message_primary", None) or str(error)).strip()))
+            self._record_failure(cursor, row_id, message, steps_done)
+            raise BookkeepingFailed(message)
+
+    def _record_failure(self, cursor, row_id, message, steps_done):
+        """Mark the attempt failed; a second error (a lost connection) must not hide the first."""
+        query, params = self.history.finish_sql(row_id, "failed", message, steps_done=steps_done)
+        try:
+            self._rollback()
+            cursor.execute(sql.SQL(self.session.restore()) + query, params)
+        except psycopg2.Error as error:
+            log.warning("could not record the failure in the history: %s", str(error).strip())
+
+    def _rollback(self):
         if self.connection.closed:
             return
         if self.connection.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
-            cursor.execute("ROLLBACK")
+            with self.connection.cursor() as cursor:
+                cursor.execute("ROLLBACK")
+
+
+class _Exhausted(psycopg2.Error):
+    """Lock waits used up; turned into LockWaitExhausted once the script is known."""
+
+    def __init__(self, error, blockers, lock_timeout, attempts):
+        super().__init__(str(error))
+        self.blockers, self.lock_timeout, self.attempts = blockers, lock_timeout, attempts
+
+    def failure(self, script, consequence="the script was rolled back"):
+        return LockWaitExhausted(
+            "%s: lock not granted within %gs in %d attempt%s; %s; %s. Wait for that session to "
+            "finish (or end it), then run migrate_tables again; --ddl-lock-timeout and "
+            "--ddl-retries give the script longer" % (
+                script.name, self.lock_timeout, self.attempts, "" if self.attempts == 1 else "s",
+                self.blockers, consequence))

@@ -23,20 +23,21 @@ Assessment = namedtuple(
     "current stored applied pending problems warnings repair adopt interrupted dirty changed")
 
 
-def read_state(connection, version_table, version_column, history):
+def read_state(connection, schema, version_table, version_column, history):
     """Read what the database says about its migrations, changing nothing."""
+    table = sql.Identifier(schema, version_table)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (version_table,))
+        cursor.execute("SELECT pg_catalog.to_regclass(%s) IS NOT NULL", (table.as_string(connection),))
         has_version_table = cursor.fetchone()[0]
         stored = []
         if has_version_table:
-            cursor.execute(sql.SQL("SELECT {} FROM {}").format(
-                sql.Identifier(version_column), sql.Identifier(version_table)))
+            cursor.execute(sql.SQL("SELECT {} FROM {}").format(sql.Identifier(version_column), table))
             stored = [row[0] for row in cursor.fetchall()]
         cursor.execute(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm')"
-            " AND c.relname NOT IN (%s, %s) ORDER BY 1", (version_table, history.table_name))
+            "SELECT c.relname FROM pg_catalog.pg_class c"
+            " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm')"
+            " AND c.relname NOT IN (%s, %s) ORDER BY 1", (schema, version_table, history.table_name))
         other_tables = [row[0] for row in cursor.fetchall()]
     return DatabaseState(connection.server_version, has_version_table, stored, history.rows(),
                          other_tables)

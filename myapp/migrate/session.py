@@ -1,0 +1,96 @@
+"""Keeping the tool's own statements immune to what a script does to the session.
+
+A script may `SET search_path`, `SET ROLE`, call `set_config(..., false)`,
+`RESET ALL` or set `statement_timeout = 1`; pg_dump output starts with
+`set_config('search_path', '', false)`. The tool's statements (history rows,
+the migration lock) name their tables with the schema decided once at start,
+and run with the connection's own role and the tool's own settings:
+
+- between the steps of one script, its session state is kept (as psql keeps
+  it), and the bookkeeping overrides it with `SET LOCAL` for its own
+  transaction only (`in_script`);
+- after each script the session is put back as it was when the run started
+  (`restore`), so every script starts in the same state as the first one.
+
+Both are folded into statements that are sent anyway: no extra round trip.
+"""
+from collections import namedtuple
+
+from psycopg2 import sql
+
+from .lock import held_sql
+
+# What the tool's own statements raise when the bookkeeping cannot hold (see `checked`).
+LOCK_LOST = "migrate_tables: the migration lock is no longer held by this session"
+ROW_GONE = "migrate_tables: the migration history row of this script is gone"
+
+Start = namedtuple("Start", "schema role session_user backend_pid system_identifier database")
+
+
+def read_start(connection, schema=None):
+    """The session as the run starts: schema for the bookkeeping, role, server pid, which database."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(%s, pg_catalog.current_schema(), 'public'), current_user, session_user,"
+            " pg_catalog.pg_backend_pid(), (SELECT system_identifier FROM pg_catalog.pg_control_system()),"
+            " pg_catalog.current_database()", (schema,))
+        return Start(*cursor.fetchone())
+
+
+class Session:
+    def __init__(self, connection, start, lock_key):
+        self.start = start
+        self.lock_key = lock_key
+        settings = []
+        if connection.server_version >= 140000:
+            # A killed migrator's server process then notices within a second and rolls
+            # back, instead of finishing a long statement first.
+            settings.append("SET client_connection_check_interval = '1s'")
+        if not (connection.get_parameter_status("DateStyle") or "ISO").startswith("ISO"):
+            settings.append("SET DateStyle TO 'ISO'")  # what psycopg2 set when it connected
+        self.settings = "; ".join(settings)
+        restore = ["RESET SESSION AUTHORIZATION", "RESET ROLE", "RESET ALL"] + settings
+        self._restore = "; ".join(restore) + "; "
+        local = ["SET LOCAL SESSION AUTHORIZATION DEFAULT"]
+        if start.role != start.session_user:
+            local.append("SET LOCAL ROLE %s" % _quote(start.role))
+        local += ["SET LOCAL search_path TO pg_catalog", "SET LOCAL statement_timeout = 0",
+                  "SET LOCAL lock_timeout = 0"]
+        self._in_script = "; ".join(local) + "; "
+
+    def restore(self):
+        """SQL that puts the session back as it started, ending in "; " (session-level)."""
+        return self._restore
+
+    def in_script(self):
+        """SQL that gives the rest of the current transaction the tool's role and settings."""
+        return self._in_script
+
+    def apply_settings(self, cursor):
+        if self.settings:
+            cursor.execute(self.settings)
+
+    def checked(self, update, params):
+        """An UPDATE of one history row, made to fail unless it hit exactly that row and the lock is ours.
+
+        The failure is a cast error carrying LOCK_LOST or ROW_GONE, so it needs no
+        function of ours in the database and costs no round trip of its own.
+        """
+        return sql.SQL(
+            "WITH done AS ({update} RETURNING 1) SELECT pg_catalog.int4(CASE WHEN NOT {held} THEN {lost}"
+            " WHEN (SELECT pg_catalog.count(*) FROM done) <> 1 THEN {gone} ELSE '0' END)").format(
+                update=update, held=sql.SQL(held_sql(self.lock_key)),
+                lost=sql.Literal(LOCK_LOST), gone=sql.Literal(ROW_GONE)), params
+
+
+def bookkeeping_error(error):
+    """LOCK_LOST or ROW_GONE when a psycopg2 error was raised by `Session.checked`, else None."""
+    message = getattr(getattr(error, "diag", None), "message_primary", None) or ""
+    for marker in (LOCK_LOST, ROW_GONE):
+        if marker in message:
+            return marker
+    return None
+
+
+def _quote(name):
+    return '"%s"' % name.replace('"', '""')
