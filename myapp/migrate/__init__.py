@@ -7,7 +7,12 @@ Independent of the demo app: give it an app's `db`, `Version` model and
     statements.py  split a script (pglast) and decide what runs in a transaction
     state.py       read the database's bookkeeping and judge it against the scripts
     history.py     the version_history table
-    runner.py      the advisory lock and running one script
+    lock.py        the migration lock: polled, never waited for inside a statement
+    lockwait.py    lock-wait policy for the scripts: lock timeouts, retries, who blocks
+    session.py     keeping the tool's own statements immune to what scripts do to the session
+    pooling.py     refusing a pooler in transaction mode; MIGRATION_DATABASE_URL's database
+    indexes.py     INVALID indexes left by CONCURRENTLY: dropped before a rerun, listed by status
+    runner.py      running one script and recording it
     migrator.py    the library functions: migrate, plan, baseline, status
     report.py      what the commands print
     authoring.py   make_migration and check_migrations: scratch databases, models vs scripts
