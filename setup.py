@@ -36,7 +36,7 @@ setup(
     install_requires=LEGACY_STACK + MIGRATION_RUNTIME,
     extras_require={
         "authoring": AUTHORING,
-        "test": AUTHORING + ["pytest>=7"],
+        "test": AUTHORING + ["pytest>=7", "pytest-xdist>=3.5"],
         "bench": ["yoyo-migrations>=9,<10"],
     },
 )
