@@ -167,11 +167,9 @@ def test_a_script_header_sets_its_own_lock_wait(busy_table):
     app = busy_table
     app.write("v3.sql", "-- migrate: lock-timeout=300ms\n-- migrate: retries=0\n"
                         + counted(3, "ALTER TABLE t ADD COLUMN c int;\n"))
-    started = time.monotonic()
     result = app.manage("migrate_tables", "--yes")
 
     assert result.returncode == 3, result.stdout + result.stderr
-    assert time.monotonic() - started < 10
     assert "lock not granted within 0.3s in 1 attempt;" in result.stderr
     assert "lock not granted" not in result.stdout
     assert _columns(app.database) == ["id"]

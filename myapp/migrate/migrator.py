@@ -133,7 +133,8 @@ class Migrator:
             connection.close()
 
     @contextmanager
-    def _locked(self, lock_timeout, listener):
+    def _session(self, lock_timeout):
+        """The scripts' connection, ready to take the migration lock (`_Run.lock`)."""
         lock_timeout = _check_lock_timeout(lock_timeout)
         with self._connection() as (connection, start, params):
             if self.direct_url is not None:
@@ -145,11 +146,7 @@ class Migrator:
             watch = lockwait.Watch(connection, lambda: conn.connect(params))
             watch.backend_pid = start.backend_pid
             with lockwait.watching(watch):
-                MigrationLock(connection, session.lock_key).acquire(lock_timeout,
-                                                                   listener.waiting_for_lock)
-                yield _Locked(connection, start, session, watch,
-                              lambda: pooling.check_stable_session(
-                                  connection, start.backend_pid, lambda: conn.connect(params)))
+                yield _Run(connection, start, session, watch, params, lock_timeout)
 
     def _app_identity(self):
         """(system_identifier, database name) of the app's own URL, read through its engine."""
@@ -200,8 +197,14 @@ class Migrator:
             raise Declined("declined; the database was not changed")
 
         started = time.monotonic()
-        with self._locked(lock_timeout, listener) as locked:
+        with self._session(lock_timeout) as locked:
             connection = locked.connection
+            # Nothing to do needs no lock (and no check of the connection for it).
+            _, _, assessment = self._read(connection, locked.start, discovery.scripts, allow_changed)
+            if _nothing_to_do(assessment, target, retry, mark_applied):
+                self.target(to, assessment.current)
+                return Result(assessment.current, assessment.current, [], time.monotonic() - started)
+            locked.lock(listener)
             # Read again under the lock: another server may have just migrated.
             history, state, assessment = self._read(connection, locked.start, discovery.scripts,
                                                     allow_changed)
@@ -210,10 +213,6 @@ class Migrator:
             pending = [s for s in assessment.pending if s.version <= target]
             checked, plans = _preflight(pending)
             policies = {s.version: _script_policy(s, policy) for s in pending}
-            if not (pending or assessment.repair or assessment.adopt or assessment.interrupted
-                    or assessment.changed or mark_applied is not None):
-                return Result(assessment.current, assessment.current, [], time.monotonic() - started)
-            locked.check_stable_session()  # before anything is written
 
             history.create()
             version_row = self._version_row()
@@ -371,12 +370,12 @@ class Migrator:
         discovery = discover(self.migration_dir)
         if confirm is not None and not confirm():
             raise Declined("declined; the database was not changed")
-        with self._locked(lock_timeout, listener) as locked:
+        with self._session(lock_timeout) as locked:
+            locked.lock(listener)
             history, state, assessment = self._read(locked.connection, locked.start, discovery.scripts)
             if state.stored_versions or state.history_rows:
                 raise UsageError("--baseline: the database already has a version (%s); baseline is "
                                  "only for a database that never had one" % assessment.current)
-            locked.check_stable_session()
             history.create()
             history.record(version, None, None, "baseline", "baseline", conn.who(),
                            note="--baseline: adopted an existing schema")
@@ -444,12 +443,30 @@ def _history_entry(row):
     }
 
 
-class _Locked:
-    """What a locked run works with: the connection, its start, the session rules, the watch."""
+class _Run:
+    """What a run works with: the connection, its start, the session rules, the watch."""
 
-    def __init__(self, connection, start, session, watch, check_stable_session):
+    def __init__(self, connection, start, session, watch, params, lock_timeout):
         self.connection, self.start, self.session, self.watch = connection, start, session, watch
-        self.check_stable_session = check_stable_session
+        self.params, self.lock_timeout = params, lock_timeout
+
+    def lock(self, listener):
+        """Check the connection is one server session, then take the migration lock.
+
+        The check comes first: behind a pooler in transaction mode the lock would
+        stay behind on a pooled server connection after we refuse.
+        """
+        pooling.check_stable_session(self.connection, self.start.backend_pid,
+                                     lambda: conn.connect(self.params))
+        MigrationLock(self.connection, self.session.lock_key).acquire(self.lock_timeout,
+                                                                      listener.waiting_for_lock)
+
+
+def _nothing_to_do(assessment, target, retry, mark_applied):
+    """True when a run would change nothing: up to date, nothing to repair, record or refuse."""
+    return not (any(s.version <= target for s in assessment.pending) or assessment.problems
+                or assessment.repair or assessment.adopt or assessment.interrupted
+                or assessment.changed or retry is not None or mark_applied is not None)
 
 
 def _check_lock_timeout(value):
