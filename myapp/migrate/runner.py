@@ -11,8 +11,10 @@ immune to what the script did to the session (session.py) and fail unless
 the migration lock is still ours. A CONCURRENTLY step run again first drops
 the INVALID index an earlier attempt left (indexes.py).
 """
+import io
 import logging
 import os
+import re
 import signal
 import time
 
@@ -49,6 +51,20 @@ def _sqlstate_failure(script, text, error, offset, consequence):
     detail = "; " + diag.message_detail if diag.message_detail else ""
     return ScriptFailed("%s:%s SQLSTATE %s: %s%s; %s"
                         % (script.name, where, error.pgcode, message, detail, consequence))
+
+
+_COPY_LINE = re.compile(r"\bline (\d+)")
+
+
+def _copy_failure(script, copy, error, consequence):
+    """A failed COPY names the file's line of the bad row (PostgreSQL counts the rows' lines)."""
+    diag = error.diag
+    match = _COPY_LINE.search(diag.context or "")
+    where = (" line %d:" % (copy.data_line + int(match.group(1)) - 1) if match
+             else " COPY at line %d:" % (copy.data_line - 1))
+    message = (diag.message_primary or str(error)).strip()
+    return ScriptFailed("%s:%s SQLSTATE %s: %s; %s" % (script.name, where, error.pgcode, message,
+                                                         consequence))
 
 
 def _execute(cursor, query):
@@ -101,6 +117,9 @@ class Attempt:
 class ScriptRunner:
     """Applies one script at a time on an autocommit psycopg2 connection."""
 
+    _copies = ()
+    _copying = None
+
     def __init__(self, connection, history, who, session, policy, watch=None, listener=None):
         self.connection = connection
         self.history = history
@@ -118,7 +137,8 @@ class ScriptRunner:
         data script costs little more than one copy of itself. run() takes either.
         """
         step = plan.steps[0] if plan.mode == TRANSACTION and len(plan.steps) == 1 else None
-        if step is None or len(text) < LARGE_SCRIPT or (step.start, step.end) != (0, len(text)):
+        if step is None or len(text) < LARGE_SCRIPT or (step.start, step.end) != (0, len(text)) \
+                or plan.prepared is not None:
             return text
         return text.encode(self._codec)
 
@@ -133,6 +153,11 @@ class ScriptRunner:
         says an earlier attempt of this script failed or was interrupted.
         """
         policy = policy or self.policy
+        self._copying = None
+        if plan.prepared is not None:  # psql's own lines taken out; the COPYs run on their own
+            text, self._copies = plan.prepared.text, plan.prepared.copies
+        else:
+            self._copies = ()
         with self.connection.cursor() as cursor:
             # The "running" row is visible at once; it reaches the disk with the script's
             # own commit (or its first step's), so a server crash loses it only together
@@ -196,8 +221,7 @@ class ScriptRunner:
             if isinstance(text, bytes):  # a large script, whole (see encode)
                 self._send_in_pieces(cursor, script, text, sent, attempt)
             elif step is not None:
-                _execute(cursor, text if (step.start, step.end) == (0, len(text))
-                         else text[step.start:step.end])
+                self._execute_range(cursor, text, step.start, step.end)
             crash_point("before-script-commit")
 
         try:
@@ -215,6 +239,10 @@ class ScriptRunner:
             self._record_failure(cursor, row_id, str(error.failure(script)), 0)
             raise error.failure(script)
         self._rollback()
+        if self._copying is not None:
+            failure = _copy_failure(script, self._copying, error, "the script's changes were rolled back")
+            self._record_failure(cursor, row_id, str(failure), 0)
+            raise failure
         if isinstance(text, bytes):  # read back, for the line of the error
             offset = len(text[:sent[0]].decode(self._codec))
             text = text.decode(self._codec)
@@ -239,6 +267,28 @@ class ScriptRunner:
             sent[0] = 0
             _execute(cursor, data)
 
+    def _execute_range(self, cursor, text, start, end):
+        """Send text[start:end], the COPYs inside it through copy_expert with their rows."""
+        position = start
+        for copy in self._copies:
+            if not start <= copy.start < end:
+                continue
+            _execute(cursor, text[position:copy.start])
+            self._copy(cursor, copy)
+            position = copy.end
+        _execute(cursor, text if (position, end) == (0, len(text)) else text[position:end])
+
+    def _copy(self, cursor, copy):
+        # psycopg2 runs COPY only without a wait callback (see lockwait.watching).
+        callback = psycopg2.extensions.get_wait_callback()
+        psycopg2.extensions.set_wait_callback(None)
+        self._copying = copy
+        try:
+            cursor.copy_expert(copy.statement, io.StringIO(copy.data))
+        finally:
+            psycopg2.extensions.set_wait_callback(callback)
+        self._copying = None
+
     # -- a script in steps --------------------------------------------------------------
 
     def _run_steps(self, cursor, script, text, plan, row_id, policy, rerun):
@@ -250,7 +300,7 @@ class ScriptRunner:
             def send(attempt, step=step, body=body):
                 if step.transactional:
                     cursor.execute("BEGIN; " + self._timeouts(policy, attempt.lock_timeout, True))
-                    _execute(cursor, body)
+                    self._execute_range(cursor, text, step.start, step.end)
                     return
                 cursor.execute(self._timeouts(policy, attempt.lock_timeout, local=False))
                 log.info("%s: running line %d outside a transaction", script.name, step.line)
@@ -277,6 +327,9 @@ class ScriptRunner:
                                    % (number - 1, len(plan.steps), step.line - 1))
                 if isinstance(error, _Exhausted):
                     failure = error.failure(script, consequence)
+                elif self._copying is not None:
+                    self._rollback()
+                    failure = _copy_failure(script, self._copying, error, consequence)
                 else:
                     self._rollback()
                     failure = _sqlstate_failure(script, text, error, step.start, consequence)

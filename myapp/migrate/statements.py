@@ -37,7 +37,8 @@ _SCREEN_WORDS = ("concurrently", "vacuum", "system", "database", "tablespace", "
 
 Statement = namedtuple("Statement", "start end line text outside_transaction why")
 Step = namedtuple("Step", "start end line statements transactional")
-ScriptPlan = namedtuple("ScriptPlan", "mode steps statements")
+# `prepared`: psql.Prepared when psql's own lines were taken out (the text to run, the COPYs)
+ScriptPlan = namedtuple("ScriptPlan", "mode steps statements prepared", defaults=(None,))
 
 
 def line_at(text, offset):
@@ -173,6 +174,13 @@ def plan_script(text, name, list_statements=False):
     With `list_statements` the statements are always split out (for a dry
     run); otherwise a script that cannot need splitting is left whole.
     """
+    from .psql import prepare  # psql.py scans with pglast too; it needs nothing from here
+    prepared = prepare(text, name)
+    plan = _plan(prepared.text, name, list_statements)
+    return plan._replace(prepared=prepared) if prepared.text is not text else plan
+
+
+def _plan(text, name, list_statements):
     forced = has_no_transaction_header(text)
     if not (forced or list_statements or may_need_splitting(text)):
         return ScriptPlan(TRANSACTION, [Step(0, len(text), 1, None, True)], None)
