@@ -129,7 +129,7 @@ def test_dry_run_lists_statements_and_changes_nothing(manage, database):
     assert result.returncode == 0, result.stderr
     assert "Do you want to continue" not in result.stdout
     assert "v4.sql -> version 4 (transaction)" in result.stdout
-    assert "v5.sql -> version 5 (no-transaction)" in result.stdout
+    assert "v5.sql -> version 5 (1 step)" in result.stdout
     assert re.search(r"line 3\s+\[outside a transaction\] CREATE INDEX CONCURRENTLY ix_posts_user_id",
                      result.stdout)
     assert re.search(r"line 2\s+\[in a transaction\] ALTER TABLE posts ADD COLUMN archived_at",

@@ -19,7 +19,7 @@ from flask.cli import with_appcontext
 from .errors import EXIT_INTERRUPTED, EXIT_OK, INTERRUPTED, MigrationError, NoAnswer
 from .lockwait import DEFAULT_DDL_LOCK_TIMEOUT, DEFAULT_DDL_RETRIES, policy
 from .migrator import DEFAULT_LOCK_TIMEOUT
-from .report import Reporter, confirmation_warning, show_status
+from .report import Reporter, confirmation, show_status
 
 YES_ANSWERS = ("y", "yes", "1", "on", "true", "t")
 NO_ANSWERS = ("n", "no", "0", "off", "false", "f")
@@ -130,13 +130,7 @@ def make_cli(migrator):
 
 
 def _confirm(migrator, baseline):
-    database = migrator.describe_database()
-
-    def confirm():
-        print(confirmation_warning(database, migrator.code_version, baseline))
-        sys.stdout.flush()
-        return ask("Do you want to continue?")
-    return confirm
+    return confirmation(migrator, baseline, ask)
 
 
 def register_cli(app, migrator):

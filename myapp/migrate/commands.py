@@ -14,7 +14,7 @@ from .authoring import Progress, Scratch, compare, make_migration, version_line
 from .errors import EXIT_INTERRUPTED, EXIT_OK, INTERRUPTED, CheckFailed, MigrationError, NoAnswer
 from .lockwait import DEFAULT_DDL_LOCK_TIMEOUT, DEFAULT_DDL_RETRIES, policy
 from .migrator import DEFAULT_LOCK_TIMEOUT
-from .report import Reporter, confirmation_warning, show_status
+from .report import Reporter, confirmation, show_status
 from .schema_diff import schema_diff
 
 try:
@@ -99,13 +99,7 @@ class MigrateTables(Command):
         return EXIT_OK
 
     def _confirm(self, baseline):
-        database = self.migrator.describe_database()
-
-        def confirm():
-            print(confirmation_warning(database, self.migrator.code_version, baseline))
-            sys.stdout.flush()
-            return ask("Do you want to continue?")
-        return confirm
+        return confirmation(self.migrator, baseline, ask)
 
 
 class MigrateStatus(Command):

@@ -56,6 +56,10 @@ class Listener:
         """A step's lock was not granted in time; it is tried again (one line)."""
         self.notice(message)
 
+    def planned(self, database, current, target, pending):
+        """What this run is about to do, before it asks and before it takes the lock."""
+        pass
+
 
 class Migrator:
     def __init__(self, db, version_model, code_version, sql_dir=None, history_table="version_history"):
@@ -193,14 +197,17 @@ class Migrator:
         for name in discovery.ignored:
             listener.notice("ignored %s: not a migration name (vN.sql or vN_description.sql)" % name)
         target = self.target(to)
-        if confirm is not None and not confirm():
-            raise Declined("declined; the database was not changed")
-
         started = time.monotonic()
         with self._session(lock_timeout) as locked:
             connection = locked.connection
-            # Nothing to do needs no lock (and no check of the connection for it).
             _, _, assessment = self._read(connection, locked.start, discovery.scripts, allow_changed)
+            upcoming = [s for s in assessment.pending if s.version <= target]
+            if upcoming:
+                # Said with --yes too, so that a deploy log tells what was migrated.
+                listener.planned(self.describe_database(), assessment.current, target, upcoming)
+                if confirm is not None and not confirm(upcoming):
+                    raise Declined("declined; the database was not changed")
+            # Nothing to do needs no lock (and no check of the connection for it).
             if _nothing_to_do(assessment, target, retry, mark_applied):
                 self.target(to, assessment.current)
                 return Result(assessment.current, assessment.current, [], time.monotonic() - started)
@@ -211,7 +218,7 @@ class Migrator:
             self.target(to, assessment.current)
             _refuse(assessment, retry, mark_applied)
             pending = [s for s in assessment.pending if s.version <= target]
-            checked, plans = _preflight(pending)
+            checked, plans = _preflight(pending, connection.server_version)
             policies = {s.version: _script_policy(s, policy) for s in pending}
 
             history.create()
@@ -238,7 +245,7 @@ class Migrator:
                     raise InconsistentDatabase("%s changed while migrating; run again" % script.name)
                 plan = plans.get(script.version) if "\r" not in text else None
                 if plan is None:
-                    plan = plan_script(text, script.name)
+                    plan = plan_script(text, script.name, server_version=connection.server_version)
                 listener.script_started(script, plan)
                 log.info("Upgrading database to version %d (%s, %s)", script.version, script.name,
                          plan.mode)
@@ -355,10 +362,12 @@ class Migrator:
         target = self.target(to)
         with self._connection() as (connection, start, _):
             _, _, assessment = self._read(connection, start, discovery.scripts)
+            server_version = connection.server_version
         self.target(to, assessment.current)
         _refuse(assessment, None, None)
         pending = [s for s in assessment.pending if s.version <= target]
-        return assessment, [PlannedScript(s, plan_script(read_script(s.path), s.name, True))
+        return assessment, [PlannedScript(s, plan_script(read_script(s.path), s.name, True,
+                                                         server_version))
                             for s in pending]
 
     def baseline(self, version, confirm=None, lock_timeout=DEFAULT_LOCK_TIMEOUT, listener=None):
@@ -494,7 +503,7 @@ def _refuse(assessment, retry, mark_applied):
         raise InconsistentDatabase(problem.message)
 
 
-def _preflight(scripts):
+def _preflight(scripts, server_version):
     """Read every pending script once before anything runs: unreadable or non-UTF-8 files stop here.
 
     Returns each script's checksum, and its plan when the checksum pins its exact
@@ -504,7 +513,7 @@ def _preflight(scripts):
     checked, plans = {}, {}
     for script in scripts:
         text = read_script(script.path)
-        plan = plan_script(text, script.name)
+        plan = plan_script(text, script.name, server_version=server_version)
         checked[script.version] = checksum(text)
         if "\r" not in text:
             plans[script.version] = plan

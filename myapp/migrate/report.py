@@ -28,6 +28,9 @@ class Reporter(Listener):
     def notice(self, message):
         self.line("note: %s" % message)
 
+    def planned(self, database, current, target, pending):
+        self.line(migration_warning(database, current, target, pending))
+
     def lock_retry(self, message):
         self.line("  %s" % message)
 
@@ -63,15 +66,59 @@ class Reporter(Listener):
         self.line("Dry run: the database is at version %d; these scripts would run, in order "
                   "(nothing was changed):" % assessment.current)
         for script, plan in planned:
-            self.line("%s -> version %d (%s)" % (script.name, script.version, plan.mode))
+            self.line("%s -> version %d (%s)" % (script.name, script.version, how_it_runs(plan)))
             steps = plan.steps or []
             for step in steps:
                 where = "in a transaction" if step.transactional else "outside a transaction"
                 for statement in step.statements:
-                    first_line = " ".join(statement.text.split())[:100]
-                    self.line("  line %-4d [%s] %s" % (statement.line, where, first_line))
+                    self.line("  line %-4d [%s] %s" % (statement.line, where, preview(statement.text)))
+            for copy in (plan.prepared.copies if plan.prepared else ()):
+                rows = copy.data.count("\n")
+                self.line("  line %-4d [in a transaction] %s (%d row%s of data)" % (
+                    copy.data_line - 1, preview(copy.statement), rows, "" if rows == 1 else "s"))
             if not steps:
                 self.line("  (no statements)")
+
+
+def how_it_runs(plan):
+    """`transaction`, `3 steps`, or `no-transaction (header)`: what really happens to a script."""
+    if plan.mode == "transaction":
+        return "transaction"
+    if plan.steps and not any(step.transactional for step in plan.steps) and all(
+            not (s.outside_transaction) for step in plan.steps for s in step.statements):
+        return "no-transaction (header)"
+    count = len(plan.steps)
+    return "%d step%s" % (count, "" if count == 1 else "s")
+
+
+PREVIEW = 100
+
+
+def preview(text):
+    """A statement on one line without its comments, at most PREVIEW characters."""
+    from pglast.parser import ParseError, scan
+    try:
+        tokens = scan(text)
+    except ParseError:
+        tokens = None
+    if tokens:
+        kept, position = [], 0
+        for token in tokens:
+            if token.name in ("SQL_COMMENT", "C_COMMENT"):
+                kept.append(text[position:token.start])
+                position = token.end + 1
+        kept.append(text[position:])
+        text = " ".join(kept)
+    flat = " ".join(text.split())
+    return flat if len(flat) <= PREVIEW else flat[:PREVIEW - 3] + "..."
+
+
+def listed(names, first=3, last=2, limit=10):
+    """Names joined; a long list as its first and last few with a count between."""
+    if len(names) <= limit:
+        return ", ".join(names)
+    return "%s, ... (%d more) ..., %s" % (", ".join(names[:first]), len(names) - first - last,
+                                          ", ".join(names[-last:]))
 
 
 class _Ticker(threading.Thread):
@@ -99,13 +146,33 @@ class _Ticker(threading.Thread):
             self.stream.write("\r\033[K")
 
 
-def confirmation_warning(database, code_version, baseline=None):
-    """The warning both command layers print before asking `Do you want to continue?`."""
-    if baseline is None:
-        return ("WARNING: this migrates the database %s to version %d. "
-                "Back it up before you go on." % (database, code_version))
+def migration_warning(database, current, target, pending):
+    """The recipe's warning: which database, from which version to which, how many scripts."""
+    return ("WARNING: this migrates the database %s from version %d to %d (%d script%s). "
+            "Back it up before you go on." % (database, current, target, len(pending),
+                                              "" if len(pending) == 1 else "s"))
+
+
+def baseline_warning(database, baseline):
     return ("WARNING: this records that the database %s already has the schema of "
             "version %d." % (database, baseline))
+
+
+def pending_lines(pending):
+    """What the prompt lists: the scripts to run (the first few and a count)."""
+    return "Scripts to run: %s" % listed([script.name for script in pending])
+
+
+def confirmation(migrator, baseline, ask):
+    """The prompt both command layers show (the warning itself is `Reporter.planned`'s)."""
+    def confirm(pending=None):
+        if baseline is not None:
+            print(baseline_warning(migrator.describe_database(), baseline))
+        if pending:
+            print(pending_lines(pending))
+        sys.stdout.flush()
+        return ask("Do you want to continue?")
+    return confirm
 
 
 def show_status(status, as_json=False, check=False):
@@ -135,7 +202,9 @@ def format_status(status):
     if status["migration_running"]:
         lines.append("Running now:     %s" % status["migration_running"])
     if status["pending"]:
-        lines.append("Pending:         %s" % ", ".join(p["file"] for p in status["pending"]))
+        names = [p["file"] for p in status["pending"]]
+        lines.append("Pending:         %s%s" % ("%d scripts: " % len(names) if len(names) > 10 else "",
+                                                listed(names)))
     else:
         lines.append("Pending:         none")
     shown = len(status["history"])

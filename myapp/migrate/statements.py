@@ -15,8 +15,9 @@ from collections import namedtuple
 
 from pglast import parse_sql
 from pglast import ast
-from pglast.enums import TransactionStmtKind
-from pglast.parser import ParseError, split
+from pglast.enums import (AlterSubscriptionType, AlterTableType, DiscardMode,
+                          ReindexObjectType, TransactionStmtKind)
+from pglast.parser import ParseError, scan, split
 
 from .errors import InvalidScripts, ScriptFailed
 
@@ -32,10 +33,14 @@ NO_TRANSACTION_HEADER = re.compile(r"--\s*migrate:\s*no-transaction\s*\Z", re.IG
 # `start` inside `started_at` cannot be a keyword (PostgreSQL's identifiers go
 # on through letters, digits, `_`, `$` and every non-ASCII character).
 _SCREEN_WORDS = ("concurrently", "vacuum", "system", "database", "tablespace", "cluster",
-                 "subscription", "begin", "start", "commit", "end", "rollback", "abort",
-                 "prepare", "value")
+                 "subscription", "reindex", "discard", "begin", "start", "commit", "end",
+                 "rollback", "abort", "prepare", "value")
 
 Statement = namedtuple("Statement", "start end line text outside_transaction why")
+
+ADD_VALUE = "a new enum value can only be used once it is committed"
+# PostgreSQL 12 runs ALTER TYPE ... ADD VALUE inside a transaction block; before it, never.
+ADD_VALUE_IN_TRANSACTION = 120000
 Step = namedtuple("Step", "start end line statements transactional")
 # `prepared`: psql.Prepared when psql's own lines were taken out (the text to run, the COPYs)
 ScriptPlan = namedtuple("ScriptPlan", "mode steps statements prepared", defaults=(None,))
@@ -125,28 +130,145 @@ _TRANSACTION_CONTROL = {
 }
 
 
+# Why a statement runs outside a transaction: PostgreSQL's own words. Each of these
+# statements calls PreventInTransactionBlock() (src/backend/access/transam/xact.c) in
+# PostgreSQL 15 to 18 and fails inside a transaction block with SQLSTATE 25001
+# "<name> cannot run inside a transaction block".
+_REFUSED = "%s cannot run inside a transaction block"
+DISCARD_ALL = _REFUSED % "DISCARD ALL"
+
+# utility.c: ProcessUtilitySlow, ExecDropStmt, standard_ProcessUtility
+_ALWAYS_OUTSIDE = (
+    (ast.CreatedbStmt, "CREATE DATABASE"),
+    (ast.DropdbStmt, "DROP DATABASE"),
+    (ast.CreateTableSpaceStmt, "CREATE TABLESPACE"),
+    (ast.DropTableSpaceStmt, "DROP TABLESPACE"),
+    (ast.AlterSystemStmt, "ALTER SYSTEM"),
+)
+
+_REINDEX_MANY = {
+    ReindexObjectType.REINDEX_OBJECT_SCHEMA: "REINDEX SCHEMA",
+    ReindexObjectType.REINDEX_OBJECT_SYSTEM: "REINDEX SYSTEM",
+    ReindexObjectType.REINDEX_OBJECT_DATABASE: "REINDEX DATABASE",
+}
+
+_REFRESHING = (AlterSubscriptionType.ALTER_SUBSCRIPTION_SET_PUBLICATION,
+               AlterSubscriptionType.ALTER_SUBSCRIPTION_ADD_PUBLICATION,
+               AlterSubscriptionType.ALTER_SUBSCRIPTION_DROP_PUBLICATION)
+
+
+def _boolean(option):
+    """An option's value as PostgreSQL's defGetBoolean reads it, or None when it would refuse it.
+
+    No value means true; 0 and 1; true, false, on, off in any case (`off` comes as a
+    type name from the grammar).
+    """
+    value = option.arg
+    if value is None:
+        return True
+    if isinstance(value, ast.Boolean):
+        return bool(value.boolval)
+    if isinstance(value, ast.Integer):
+        return {0: False, 1: True}.get(value.ival)
+    if isinstance(value, ast.String):
+        text = value.sval
+    elif isinstance(value, ast.TypeName) and value.names and len(value.names) == 1:
+        text = value.names[0].sval
+    else:
+        return None
+    return {"true": True, "false": False, "on": True, "off": False}.get(text.lower())
+
+
+def _option(options, name, default):
+    """The Boolean value of option `name` (the last one given), else `default`.
+
+    A value PostgreSQL would refuse counts as the default: the statement fails either way.
+    """
+    value = default
+    for option in options or ():
+        if getattr(option, "defname", None) == name:
+            given = _boolean(option)
+            value = default if given is None else given
+    return value
+
+
+def _subscription_why(node):
+    """subscriptioncmds.c: CreateSubscription, AlterSubscription, DropSubscription."""
+    if isinstance(node, ast.CreateSubscriptionStmt):
+        # create_slot defaults to true, and to false with connect = false.
+        if _option(node.options, "create_slot", _option(node.options, "connect", True)):
+            return _REFUSED % "CREATE SUBSCRIPTION ... WITH (create_slot = true)"
+        return None
+    if isinstance(node, ast.DropSubscriptionStmt):
+        # Refused when the subscription has a replication slot, as it has unless it was
+        # made or altered with slot_name = NONE: the catalog decides, so assume the slot.
+        return _REFUSED % "DROP SUBSCRIPTION of a subscription with a replication slot"
+    if node.kind == AlterSubscriptionType.ALTER_SUBSCRIPTION_REFRESH:
+        return _REFUSED % "ALTER SUBSCRIPTION ... REFRESH"
+    if node.kind in _REFRESHING:
+        return _REFUSED % "ALTER SUBSCRIPTION with refresh" if _option(
+            node.options, "refresh", True) else None
+    if node.kind == AlterSubscriptionType.ALTER_SUBSCRIPTION_OPTIONS:
+        # PostgreSQL 17: failover; 18: failover, and two_phase = false. On older servers
+        # these options do not exist and the statement fails either way.
+        names = [option.defname for option in node.options or ()]
+        if "failover" in names:
+            return _REFUSED % "ALTER SUBSCRIPTION ... SET (failover)"
+        if "two_phase" in names and not _option(node.options, "two_phase", True):
+            return _REFUSED % "ALTER SUBSCRIPTION ... SET (two_phase = false)"
+    return None
+
+
 def _why_outside_transaction(body):
-    """Why a statement cannot run inside the script's transaction, or None."""
+    """Why a statement cannot run inside the script's transaction, or None.
+
+    Decided from the statement alone. Where PostgreSQL decides from the catalog, the
+    default decides: DROP SUBSCRIPTION assumes a replication slot. Not seen here:
+    CLUSTER of a partitioned table and REINDEX TABLE / INDEX of a partitioned table or
+    index (cluster.c: cluster, indexcmds.c: ReindexPartitions) are refused inside a
+    transaction block too; such a script needs `-- migrate: no-transaction`.
+    """
     node = parse_sql(body)[0].stmt
     if isinstance(node, ast.TransactionStmt):
         # SAVEPOINT, RELEASE and ROLLBACK TO work inside the script's transaction.
         name = _TRANSACTION_CONTROL.get(node.kind)
         return name and "transaction control (%s)" % name
-    if isinstance(node, (ast.IndexStmt, ast.DropStmt)) and node.concurrent:
-        return "CONCURRENTLY cannot run inside a transaction block"
-    if isinstance(node, ast.ReindexStmt) and any(
-            getattr(param, "defname", None) == "concurrently" for param in node.params or ()):
-        return "REINDEX CONCURRENTLY cannot run inside a transaction block"
+    for node_type, name in _ALWAYS_OUTSIDE:
+        if isinstance(node, node_type):
+            return _REFUSED % name
+    if isinstance(node, ast.IndexStmt) and node.concurrent:
+        return _REFUSED % "CREATE INDEX CONCURRENTLY"
+    if isinstance(node, ast.DropStmt) and node.concurrent:
+        return _REFUSED % "DROP INDEX CONCURRENTLY"
+    if isinstance(node, ast.ReindexStmt):
+        # indexcmds.c: ExecReindex
+        if _option(node.params, "concurrently", False):
+            return _REFUSED % "REINDEX CONCURRENTLY"
+        name = _REINDEX_MANY.get(node.kind)
+        return name and _REFUSED % name
+    if isinstance(node, ast.AlterTableStmt) and any(
+            isinstance(command.def_, ast.PartitionCmd) and command.def_.concurrent
+            and command.subtype == AlterTableType.AT_DetachPartition
+            for command in node.cmds or ()):
+        return _REFUSED % "ALTER TABLE ... DETACH CONCURRENTLY"
     if isinstance(node, ast.VacuumStmt) and node.is_vacuumcmd:
-        return "VACUUM cannot run inside a transaction block"
+        # vacuum.c: vacuum; ANALYZE alone runs in a transaction.
+        return _REFUSED % "VACUUM"
     if isinstance(node, ast.AlterEnumStmt) and node.newVal and not node.oldVal:
-        return "a new enum value can only be used once it is committed"
-    if isinstance(node, (ast.AlterSystemStmt, ast.CreatedbStmt, ast.DropdbStmt,
-                         ast.CreateTableSpaceStmt, ast.DropTableSpaceStmt,
-                         ast.CreateSubscriptionStmt, ast.DropSubscriptionStmt)):
-        return "%s cannot run inside a transaction block" % type(node).__name__
+        return ADD_VALUE
     if isinstance(node, ast.ClusterStmt) and node.relation is None:
-        return "CLUSTER of every table cannot run inside a transaction block"
+        # cluster.c: cluster; CLUSTER of one (unpartitioned) table runs in a transaction.
+        return _REFUSED % "CLUSTER without a table"
+    if isinstance(node, ast.AlterDatabaseStmt) and any(
+            option.defname == "tablespace" for option in node.options or ()):
+        # dbcommands.c: AlterDatabase (SET TABLESPACE, or WITH TABLESPACE)
+        return _REFUSED % "ALTER DATABASE SET TABLESPACE"
+    if isinstance(node, ast.DiscardStmt) and node.target == DiscardMode.DISCARD_ALL:
+        # discard.c: DiscardAll; refused by the planner (_drop_wrapping_transaction).
+        return DISCARD_ALL
+    if isinstance(node, (ast.CreateSubscriptionStmt, ast.AlterSubscriptionStmt,
+                         ast.DropSubscriptionStmt)):
+        return _subscription_why(node)
     return None
 
 
@@ -161,6 +283,10 @@ def _drop_wrapping_transaction(statements, name):
             and whys[-1].endswith("(COMMIT)")):
         statements = statements[1:-1]
     for statement in statements:
+        if statement.why == DISCARD_ALL:
+            # It would also release the runner's session advisory lock and reset its session.
+            raise InvalidScripts("%s: line %d: DISCARD ALL would end the migration's own lock and "
+                                 "session; remove it" % (name, statement.line))
         if (statement.why or "").startswith("transaction control"):
             raise InvalidScripts(
                 "%s: line %d: %s inside a migration; the runner gives each script its own "
@@ -168,24 +294,57 @@ def _drop_wrapping_transaction(statements, name):
     return statements
 
 
-def plan_script(text, name, list_statements=False):
+def plan_script(text, name, list_statements=False, server_version=None):
     """Decide how a script runs: whole in one transaction, or in steps.
 
     With `list_statements` the statements are always split out (for a dry
     run); otherwise a script that cannot need splitting is left whole.
+    `server_version` (connection.server_version) matters for ADD VALUE only.
     """
     from .psql import prepare  # psql.py scans with pglast too; it needs nothing from here
     prepared = prepare(text, name)
-    plan = _plan(prepared.text, name, list_statements)
+    plan = _plan(prepared.text, name, list_statements, server_version)
     return plan._replace(prepared=prepared) if prepared.text is not text else plan
 
 
-def _plan(text, name, list_statements):
+def _enum_value_used_later(statements, index):
+    """True when a statement after an ADD VALUE uses the new label or casts to the type.
+
+    Only such a use fails inside the transaction that added the value (55P04);
+    the ADD VALUE itself runs in a transaction on PostgreSQL 12 and later.
+    """
+    node = parse_sql(statements[index].text)[0].stmt
+    label = node.newVal
+    type_name = node.typeName[-1].sval.lower()
+    literals = {"'%s'" % label.replace("'", "''"), "e'%s'" % label.replace("'", "''").lower()}
+    for statement in statements[index + 1:]:
+        try:
+            tokens = scan(statement.text)
+        except ParseError:
+            return True
+        previous = None
+        for token in tokens:
+            raw = statement.text[token.start:token.end + 1]
+            if token.name == "SCONST" and (raw in literals or raw.lower() in literals):
+                return True
+            if previous in ("TYPECAST", "AS") and raw.strip('"').lower() == type_name:
+                return True
+            if token.name != "ASCII_46" and not (previous in ("TYPECAST", "AS")
+                                                  and token.name == "IDENT"):
+                previous = token.name
+    return False
+
+
+def _plan(text, name, list_statements, server_version=None):
     forced = has_no_transaction_header(text)
     if not (forced or list_statements or may_need_splitting(text)):
         return ScriptPlan(TRANSACTION, [Step(0, len(text), 1, None, True)], None)
 
     statements = _drop_wrapping_transaction(split_statements(text, name), name)
+    if server_version is None or server_version >= ADD_VALUE_IN_TRANSACTION:
+        statements = [s._replace(outside_transaction=False, why=None)
+                      if s.why == ADD_VALUE and not _enum_value_used_later(statements, number) else s
+                      for number, s in enumerate(statements)]
     if forced:
         steps = [Step(s.start, s.end, s.line, [s], False) for s in statements]
         return ScriptPlan(NO_TRANSACTION, steps, statements)
