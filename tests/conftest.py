@@ -17,6 +17,7 @@ import pytest
 from myapp.config import normalise_url
 from tests.helpers import (COUNTER, HOLD, REPO_ROOT, SLEEP_WHILE_HELD, Database, counted,
                            kill_while_sleeping, sleeping, wait_for)
+from tests.pgbouncer import start_poolers
 
 SAMPLE_APP = os.path.join(REPO_ROOT, "tests", "sample_app")
 
@@ -42,6 +43,16 @@ def server_url():
     info = server.get_postmaster_info()
     yield "postgresql+psycopg2://postgres@/postgres?host=%s&port=%d" % (info.socket_dir, info.port)
     server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(server_url):
+    """Two real PgBouncers in front of the test server, for the whole session:
+    `.transaction` (pool_mode=transaction, 2 server connections per database) and
+    `.session` (pool_mode=session). tests.pgbouncer.pooled_url(url, pooler) is a
+    database's URL through one. Skips where pgbouncer is not installed (fails in CI)."""
+    with start_poolers(server_url) as poolers:
+        yield poolers
 
 
 @pytest.fixture
@@ -155,7 +166,8 @@ class SampleApp:
 
 def _environment(database, extra):
     env = dict(os.environ)
-    for name in ("DB_NAME", "DB_USER", "DB_PASSWORD", "DB_HOST", "DB_PORT", "SQL_DIR"):
+    for name in ("DB_NAME", "DB_USER", "DB_PASSWORD", "DB_HOST", "DB_PORT", "SQL_DIR",
+                 "MIGRATION_DATABASE_URL"):
         env.pop(name, None)
     env["DATABASE_URL"] = database.url
     env["PYTHONPATH"] = REPO_ROOT

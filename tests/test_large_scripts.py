@@ -38,8 +38,8 @@ def apply(database, text, tmp_path):
     connection = database.connect()
     try:
         start = read_start(connection)
-        session = Session(connection, start, 1)
-        assert MigrationLock(connection, session.lock_key).try_acquire()
+        session = Session(connection, start, MigrationLock(connection, 1))
+        assert session.lock.try_acquire()
         history = History(connection, "version_history", start.schema)
         history.create()
         script_runner = ScriptRunner(connection, history, WHO, session, policy())

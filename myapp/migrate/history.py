@@ -76,7 +76,7 @@ class History:
             return [HistoryRow(*row) for row in cursor.fetchall()]
 
     def start(self, cursor, version, filename, checksum, mode, outcome, who, steps_total=None,
-              note=None, flush=True):
+              note=None, flush=True, before=""):
         """Insert an attempt's row and return its id.
 
         With `flush=False` (on an autocommit connection) the row's commit does
@@ -89,6 +89,8 @@ class History:
             " os_user, host, pid, note) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id")
         if not flush:
             query = sql.SQL("SET LOCAL synchronous_commit TO off; ") + query
+        if before:  # statements the caller folds into this round trip
+            query = sql.SQL(before) + query
         cursor.execute(query,
                        (version, filename, checksum, mode, outcome, steps_total, os_user, host, pid, note))
         return cursor.fetchone()[0]

@@ -16,46 +16,48 @@ def is_concurrent(statement):
     return bool(statement.why) and "CONCURRENTLY" in statement.why
 
 
-def _name(range_var):
-    return ".".join(part for part in (range_var.schemaname, range_var.relname) if part)
+def _quoted(*parts):
+    return ".".join('"%s"' % part.replace('"', '""') for part in parts if part)
+
+
+_INVALID = ("SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)"
+            " FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid"
+            " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE NOT i.indisvalid AND ")
+# REINDEX CONCURRENTLY builds <name>_ccnew (and swaps in <name>_ccold), <name> shortened
+# to fit 63 bytes, with a number added when the name is taken.
+_CC_SUFFIX = "_cc(new|old)[0-9]*$"
+_CC_OF = ("c.relname ~ '" + _CC_SUFFIX + "' AND pg_catalog.starts_with(%s,"
+          " pg_catalog.regexp_replace(c.relname, '" + _CC_SUFFIX + "', ''))")
 
 
 def _leftovers(text):
-    """(table, index name pattern) of what an earlier attempt of this statement may have left."""
+    """(query, params) finding what an earlier attempt of this statement may have left, or None."""
     node = parse_sql(text)[0].stmt
     if isinstance(node, ast.IndexStmt) and node.concurrent and node.idxname:
-        table = _name(node.relation)
-        schema = node.relation.schemaname
-        index = "%s.%s" % (schema, node.idxname) if schema else node.idxname
-        return ("SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)"
-                " FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid"
-                " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                " WHERE NOT i.indisvalid AND i.indrelid = pg_catalog.to_regclass(%s)"
-                " AND c.relname = %s", (table, node.idxname), index)
-    if isinstance(node, ast.ReindexStmt) and node.relation is not None:
-        # REINDEX CONCURRENTLY builds <name>_ccnew (and swaps in <name>_ccold).
-        target = _name(node.relation)
-        if node.kind.name == "REINDEX_OBJECT_INDEX":
-            table = ("(SELECT indrelid FROM pg_catalog.pg_index"
-                     " WHERE indexrelid = pg_catalog.to_regclass(%s))")
-            pattern = "^" + node.relation.relname + "_cc(new|old)[0-9]*$"
-        else:
-            table = "pg_catalog.to_regclass(%s)"
-            pattern = "_cc(new|old)[0-9]*$"
-        return ("SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)"
-                " FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid"
-                " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                " WHERE NOT i.indisvalid AND i.indrelid = " + table + " AND c.relname ~ %s",
-                (target, pattern), target)
-    return None
+        return (_INVALID + "i.indrelid = pg_catalog.to_regclass(%s) AND c.relname = %s",
+                (_quoted(node.relation.schemaname, node.relation.relname), node.idxname))
+    if not isinstance(node, ast.ReindexStmt):
+        return None
+    kind = node.kind.name
+    if kind == "REINDEX_OBJECT_INDEX":
+        return (_INVALID + "i.indrelid = (SELECT indrelid FROM pg_catalog.pg_index"
+                " WHERE indexrelid = pg_catalog.to_regclass(%s)) AND " + _CC_OF,
+                (_quoted(node.relation.schemaname, node.relation.relname), node.relation.relname))
+    if kind == "REINDEX_OBJECT_TABLE":
+        return (_INVALID + "i.indrelid = pg_catalog.to_regclass(%s) AND c.relname ~ %s",
+                (_quoted(node.relation.schemaname, node.relation.relname), _CC_SUFFIX))
+    if kind == "REINDEX_OBJECT_SCHEMA":
+        return (_INVALID + "n.nspname = %s AND c.relname ~ %s", (node.name, _CC_SUFFIX))
+    return (_INVALID + "n.nspname NOT IN ('pg_catalog', 'pg_toast') AND c.relname ~ %s",
+            (_CC_SUFFIX,))  # DATABASE, SYSTEM
 
 
 def drop_invalid(cursor, text):
     """Drop the INVALID indexes an earlier attempt of this statement left; return their names."""
     found = _leftovers(text)
-    if found is None:
+    if found is None:  # an unnamed CREATE INDEX CONCURRENTLY cannot be matched
         return []
-    query, params, _ = found
+    query, params = found
     cursor.execute(query, params)
     dropped = []
     for (name,) in cursor.fetchall():

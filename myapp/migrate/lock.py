@@ -7,17 +7,22 @@ them (as Flyway does since its #1654): a statement blocked inside
 holder's run waits for every older snapshot, so the two would wait for each
 other until a deadlock ends one of them.
 
-`held_sql` is the check that this session still holds the lock, folded into
-the statements that record each script (see session.py), so a script that
-calls `pg_advisory_unlock_all()`, or a pooler that hands our statements to
-another server connection, cannot go unnoticed.
+Next to it each run holds a lock of its own, a random token (two-int key
+in a namespace of ours): a session advisory lock can be taken again by the
+session that holds it, so behind a pooler in transaction mode a second run
+on the same server connection would "get" the lock too. It then finds the
+first run's token there and refuses; and `held_sql`, the check that this
+session still holds both locks and no other run's token, is folded into the
+statements that record each script (see session.py), so a script that calls
+`pg_advisory_unlock_all()`, or a pooler that hands our statements to another
+server connection, cannot go unnoticed.
 """
 import random
 import time
 import zlib
 from collections import namedtuple
 
-from .errors import LockTimeout
+from .errors import ConfigurationError, LockTimeout
 
 LockHolder = namedtuple("LockHolder", "pid application client since state")
 
@@ -30,17 +35,25 @@ def lock_key(version_table):
     return zlib.crc32(("migrate_tables:" + version_table).encode())
 
 
-def held_sql(key):
-    """A boolean SQL expression: this session holds the migration lock (key < 2**32)."""
-    return ("EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory'"
-            " AND pid = pg_catalog.pg_backend_pid() AND granted AND classid = 0"
-            " AND objid = %d AND objsubid = 1)" % key)
+# The namespace (first int4) of the runs' token locks.
+TOKEN_SPACE = zlib.crc32(b"migrate_tables run token") - (1 << 31)
+
+
+def held_sql(key, token):
+    """A boolean SQL expression: this session holds the migration lock and this run's token only."""
+    mine = ("SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory'"
+            " AND pid = pg_catalog.pg_backend_pid() AND granted AND ")
+    return ("(EXISTS (%sclassid = 0 AND objid = %d AND objsubid = 1)"
+            " AND EXISTS (%sclassid = (%d)::int4::oid AND objid = (%d)::int4::oid AND objsubid = 2)"
+            " AND NOT EXISTS (%sclassid = (%d)::int4::oid AND objid <> (%d)::int4::oid AND objsubid = 2))"
+            % (mine, key, mine, TOKEN_SPACE, token, mine, TOKEN_SPACE, token))
 
 
 class MigrationLock:
-    def __init__(self, connection, key):
+    def __init__(self, connection, key, token=None):
         self.connection = connection
         self.key = key
+        self.token = token if token is not None else random.randint(-(1 << 31), (1 << 31) - 1)
 
     def holder(self):
         with self.connection.cursor() as cursor:
@@ -56,9 +69,22 @@ class MigrationLock:
         return LockHolder(*row) if row else None
 
     def try_acquire(self):
+        """Take the lock and this run's token if the lock is free; refuse a shared server session."""
         with self.connection.cursor() as cursor:
-            cursor.execute("SELECT pg_catalog.pg_try_advisory_lock(%s)", (self.key,))
-            return cursor.fetchone()[0]
+            cursor.execute(
+                "SELECT pg_catalog.pg_try_advisory_lock(%s), (SELECT pg_catalog.count(*)"
+                " FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND pid = pg_catalog.pg_backend_pid() AND classid = (%s)::int4::oid"
+                " AND objsubid = 2)", (self.key, TOKEN_SPACE))
+            got, tokens = cursor.fetchone()
+            if not got:
+                return False
+            if tokens:  # another run's lock, on this very server session: a pooler shares it
+                cursor.execute("SELECT pg_catalog.pg_advisory_unlock(%s)", (self.key,))
+                from .pooling import NOT_A_SESSION
+                raise ConfigurationError(NOT_A_SESSION)
+            cursor.execute("SELECT pg_catalog.pg_advisory_lock(%s, %s)", (TOKEN_SPACE, self.token))
+            return True
 
     def acquire(self, timeout, on_wait, sleep=time.sleep):
         """Take the lock, polling for at most `timeout` seconds; raise LockTimeout after that.
@@ -82,8 +108,10 @@ class MigrationLock:
                 return
 
     def release(self):
+        """Let both locks go (a closed connection does too, but not one kept by a pooler)."""
         with self.connection.cursor() as cursor:
-            cursor.execute("SELECT pg_catalog.pg_advisory_unlock(%s)", (self.key,))
+            cursor.execute("SELECT pg_catalog.pg_advisory_unlock(%s, %s),"
+                           " pg_catalog.pg_advisory_unlock(%s)", (TOKEN_SPACE, self.token, self.key))
 
 
 def describe_holder(holder):

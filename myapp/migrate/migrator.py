@@ -144,13 +144,17 @@ class Migrator:
             if self.direct_url is not None:
                 pooling.check_same_database(start, self._app_identity(),
                                             conn.masked(self.direct_url), self.describe_database())
-            session = Session(connection, start, lock_key(self._version_table))
+            session = Session(connection, start, MigrationLock(connection, lock_key(self._version_table)))
             with connection.cursor() as cursor:
                 session.apply_settings(cursor)
             watch = lockwait.Watch(connection, lambda: conn.connect(params))
             watch.backend_pid = start.backend_pid
+            run = _Run(connection, start, session, watch, params, lock_timeout)
             with lockwait.watching(watch):
-                yield _Run(connection, start, session, watch, params, lock_timeout)
+                try:
+                    yield run
+                finally:
+                    run.unlock()
 
     def _app_identity(self):
         """(system_identifier, database name) of the app's own URL, read through its engine."""
@@ -467,8 +471,21 @@ class _Run:
         """
         pooling.check_stable_session(self.connection, self.start.backend_pid,
                                      lambda: conn.connect(self.params))
-        MigrationLock(self.connection, self.session.lock_key).acquire(self.lock_timeout,
-                                                                      listener.waiting_for_lock)
+        self.session.lock.acquire(self.lock_timeout, listener.waiting_for_lock)
+        self.locked = True
+
+    locked = False
+
+    def unlock(self):
+        if not self.locked or self.connection.closed:
+            return
+        self.locked = False
+        try:
+            if self.connection.info.transaction_status != 0:  # a failure left a transaction open
+                self.connection.rollback()
+            self.session.lock.release()
+        except psycopg2.Error as error:  # a lost connection took the locks with it
+            log.info("could not release the migration lock: %s", str(error).strip())
 
 
 def _nothing_to_do(assessment, target, retry, mark_applied):

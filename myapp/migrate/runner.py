@@ -53,6 +53,11 @@ def _sqlstate_failure(script, text, error, offset, consequence):
                         % (script.name, where, error.pgcode, message, detail, consequence))
 
 
+def _timeouts(policy):
+    return "SET lock_timeout = '%s'; SET statement_timeout = '%s'; " % (
+        pg_duration(policy.lock_timeout), pg_duration(policy.statement_timeout))
+
+
 _COPY_LINE = re.compile(r"\bline (\d+)")
 
 
@@ -162,8 +167,11 @@ class ScriptRunner:
             # The "running" row is visible at once; it reaches the disk with the script's
             # own commit (or its first step's), so a server crash loses it only together
             # with everything the script did, as if it had never started.
+            # The script's timeouts are session settings from here on, so that a script's
+            # own SET of them holds for its later statements, as in psql.
             row_id = self.history.start(cursor, script.version, script.name, checksum, plan.mode,
-                                        "running", self.who, len(plan.steps), note, flush=False)
+                                        "running", self.who, len(plan.steps), note, flush=False,
+                                        before=_timeouts(policy))
             if plan.mode == TRANSACTION:
                 self._run_transaction(cursor, script, text, plan, row_id, policy)
             else:
@@ -203,10 +211,6 @@ class ScriptRunner:
                 if self.watch is not None:
                     self.watch.expect_lock_wait(0)
 
-    def _timeouts(self, policy, lock_timeout, local):
-        scope = "SET LOCAL" if local else "SET"
-        return "%s lock_timeout = '%s'; %s statement_timeout = '%s'" % (
-            scope, pg_duration(lock_timeout), scope, pg_duration(policy.statement_timeout))
 
     # -- a script in one transaction -------------------------------------------------
 
@@ -217,7 +221,7 @@ class ScriptRunner:
                                                                 steps_done=len(plan.steps)))
 
         def send(attempt):
-            cursor.execute("BEGIN; " + self._timeouts(policy, attempt.lock_timeout, local=True))
+            cursor.execute("BEGIN")
             if isinstance(text, bytes):  # a large script, whole (see encode)
                 self._send_in_pieces(cursor, script, text, sent, attempt)
             elif step is not None:
@@ -263,7 +267,7 @@ class ScriptRunner:
             log.info("%s: a syntax error in the piece at byte %d; sending the whole script again",
                      script.name, sent[0])
             cursor.execute("ROLLBACK")
-            cursor.execute("BEGIN; " + self._timeouts(attempt.policy, attempt.lock_timeout, True))
+            cursor.execute("BEGIN")
             sent[0] = 0
             _execute(cursor, data)
 
@@ -299,12 +303,22 @@ class ScriptRunner:
 
             def send(attempt, step=step, body=body):
                 if step.transactional:
-                    cursor.execute("BEGIN; " + self._timeouts(policy, attempt.lock_timeout, True))
+                    cursor.execute("BEGIN")
                     self._execute_range(cursor, text, step.start, step.end)
                     return
-                cursor.execute(self._timeouts(policy, attempt.lock_timeout, local=False))
                 log.info("%s: running line %d outside a transaction", script.name, step.line)
-                cursor.execute(body)
+                if concurrent:  # no lock timeout for it; the script's own setting back after it
+                    cursor.execute("SELECT pg_catalog.current_setting('lock_timeout'),"
+                                   " pg_catalog.set_config('lock_timeout', '0', false)")
+                    saved = cursor.fetchone()[0]
+                    try:
+                        cursor.execute(body)
+                    finally:
+                        if self.connection.info.transaction_status == 0:
+                            cursor.execute("SELECT pg_catalog.set_config('lock_timeout', %s, false)",
+                                           (saved,))
+                else:
+                    cursor.execute(body)
                 crash_point("after-autocommit-step")
 
             try:

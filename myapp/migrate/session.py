@@ -10,7 +10,8 @@ and run with the connection's own role and the tool's own settings:
   it), and the bookkeeping overrides it with `SET LOCAL` for its own
   transaction only (`in_script`);
 - after each script the session is put back as it was when the run started
-  (`restore`), so every script starts in the same state as the first one.
+  (`restore`): settings, role, cursors, prepared statements, LISTENs and
+  temporary tables, so every script starts in the same state as the first one.
 
 Both are folded into statements that are sent anyway: no extra round trip.
 """
@@ -38,9 +39,9 @@ def read_start(connection, schema=None):
 
 
 class Session:
-    def __init__(self, connection, start, lock_key):
+    def __init__(self, connection, start, lock):
         self.start = start
-        self.lock_key = lock_key
+        self.lock = lock
         settings = []
         if connection.server_version >= 140000:
             # A killed migrator's server process then notices within a second and rolls
@@ -49,9 +50,11 @@ class Session:
         if not (connection.get_parameter_status("DateStyle") or "ISO").startswith("ISO"):
             settings.append("SET DateStyle TO 'ISO'")  # what psycopg2 set when it connected
         self.settings = "; ".join(settings)
-        restore = ["RESET SESSION AUTHORIZATION", "RESET ROLE", "RESET ALL"] + settings
+        # Read-write first: a script may have made new transactions read-only.
+        restore = ["SET LOCAL transaction_read_only = off", "RESET ALL", "RESET SESSION AUTHORIZATION",
+                   "RESET ROLE", "CLOSE ALL", "DEALLOCATE ALL", "UNLISTEN *", "DISCARD TEMP"] + settings
         self._restore = "; ".join(restore) + "; "
-        local = ["SET LOCAL SESSION AUTHORIZATION DEFAULT"]
+        local = ["SET LOCAL transaction_read_only = off", "SET LOCAL SESSION AUTHORIZATION DEFAULT"]
         if start.role != start.session_user:
             local.append("SET LOCAL ROLE %s" % _quote(start.role))
         local += ["SET LOCAL search_path TO pg_catalog", "SET LOCAL statement_timeout = 0",
@@ -79,7 +82,7 @@ class Session:
         return sql.SQL(
             "WITH done AS ({update} RETURNING 1) SELECT pg_catalog.int4(CASE WHEN NOT {held} THEN {lost}"
             " WHEN (SELECT pg_catalog.count(*) FROM done) <> 1 THEN {gone} ELSE '0' END)").format(
-                update=update, held=sql.SQL(held_sql(self.lock_key)),
+                update=update, held=sql.SQL(held_sql(self.lock.key, self.lock.token)),
                 lost=sql.Literal(LOCK_LOST), gone=sql.Literal(ROW_GONE)), params
 
 
