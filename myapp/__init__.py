@@ -18,9 +18,9 @@ def create_app(**overrides):
     try:
         db.init_app(app)
     except Exception as error:  # Flask-SQLAlchemy 3 makes the engine here, 2 on first use
+        from .migrate.connection import url_problem
         from .migrate.errors import ConfigurationError
-        raise ConfigurationError("no usable database URL: %s"
-                                 % (str(error).strip().splitlines() or [repr(error)])[0])
+        raise ConfigurationError("no usable database URL: %s" % url_problem(error))
 
     from .views import bp
     app.register_blueprint(bp)

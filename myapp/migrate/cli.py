@@ -14,9 +14,11 @@ import sys
 from functools import wraps
 
 import click
+import psycopg2
 from flask.cli import with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
-from .errors import EXIT_INTERRUPTED, EXIT_OK, INTERRUPTED, MigrationError, NoAnswer
+from .errors import EXIT_INTERRUPTED, EXIT_OK, INTERRUPTED, MigrationError, NoAnswer, database_failure
 from .lockwait import DEFAULT_DDL_LOCK_TIMEOUT, DEFAULT_DDL_RETRIES, policy
 from .migrator import DEFAULT_LOCK_TIMEOUT
 from .report import Reporter, confirmation, show_status
@@ -42,7 +44,9 @@ def exit_on_error(run):
     def wrapper(*args, **kwargs):
         try:
             code = run(*args, **kwargs) or EXIT_OK
-        except MigrationError as error:
+        except (MigrationError, psycopg2.Error, SQLAlchemyError) as error:
+            if not isinstance(error, MigrationError):  # from db.session, or a lost server
+                error = database_failure(error)
             raise CommandFailed("error: %s" % error, error.exit_code)
         except KeyboardInterrupt:
             raise CommandFailed(INTERRUPTED, EXIT_INTERRUPTED)

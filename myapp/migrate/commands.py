@@ -8,10 +8,13 @@ import os
 import sys
 from functools import wraps
 
+import psycopg2
 from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
 
 from .authoring import Progress, Scratch, compare, make_migration, version_line
-from .errors import EXIT_INTERRUPTED, EXIT_OK, INTERRUPTED, CheckFailed, MigrationError, NoAnswer
+from .errors import (EXIT_INTERRUPTED, EXIT_OK, INTERRUPTED, CheckFailed, MigrationError, NoAnswer,
+                     database_failure)
 from .lockwait import DEFAULT_DDL_LOCK_TIMEOUT, DEFAULT_DDL_RETRIES, policy
 from .migrator import DEFAULT_LOCK_TIMEOUT
 from .report import Reporter, confirmation, show_status
@@ -29,7 +32,9 @@ def exit_on_error(run):
     def wrapper(*args, **kwargs):
         try:
             return run(*args, **kwargs) or EXIT_OK
-        except MigrationError as error:
+        except (MigrationError, psycopg2.Error, SQLAlchemyError) as error:
+            if not isinstance(error, MigrationError):  # from db.session, or a lost server
+                error = database_failure(error)
             print("error: %s" % error, file=sys.stderr)
             return error.exit_code
         except KeyboardInterrupt:

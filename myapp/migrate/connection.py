@@ -5,6 +5,7 @@ db.session) and the scripts can never land in two different databases.
 """
 import getpass
 import os
+import re
 import socket
 from urllib.parse import unquote
 
@@ -29,13 +30,36 @@ def connect_params(url):
     return params
 
 
+# A password wherever a URL or a libpq keyword string can carry one.
+_SECRETS = (
+    (re.compile(r"(://[^:/?#@\s]*:)[^\s]*@(?=[^@\s]*$|[^@\s]*[\s'\"),;])"), r"\1***@"),
+    (re.compile(r"(://[^:/?#@\s]*:)[^@\s/]*@"), r"\1***@"),
+    (re.compile(r"(/[^\s:/@'\"]*:)[^\s@/'\"]+@"), r"\1***@"),  # postgresql//user:pw@host
+    (re.compile(r"((?:^|[\s?&;,(])(?:password|passwd|sslpassword)\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&;,)]*)",
+                re.IGNORECASE), r"\1***"),
+)
+
+
+def mask_text(text):
+    """Any text that may hold a URL or a keyword string, with every password in it hidden."""
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def url_problem(error):
+    """Why a URL is unusable, in one line that never echoes the URL (it may hold a password)."""
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return mask_text(re.sub(r"'[^']*'|\"[^\"]*\"", "(not shown)", reason))
+
+
 def masked(url):
-    """The URL as text with its password hidden."""
+    """The URL as text with its password hidden (in the user part and in the query)."""
     if hasattr(url, "render_as_string"):
         text = url.render_as_string(hide_password=True)
     else:
         text = repr(url)  # SQLAlchemy 1.3 masks the password in repr()
-    return unquote(text)  # ?host=/run/postgresql reads better than %2Frun%2Fpostgresql
+    return mask_text(unquote(text))  # ?host=/run/postgresql reads better than %2Frun%2Fpostgresql
 
 
 def redact(text, params):
@@ -43,7 +67,7 @@ def redact(text, params):
     password = params.get("password")
     if password:
         text = text.replace(str(password), "***")
-    return text
+    return mask_text(text)
 
 
 def who():
@@ -64,7 +88,11 @@ def connect(params):
             **params)
     except psycopg2.Error as error:
         reason = redact(str(error).strip().splitlines()[0] if str(error).strip() else repr(error), params)
+        host = str(params.get("host", "localhost"))
+        if "@" in host:  # the URL's password had an @ that was not written %40
+            host = "%s (is there an unencoded @ in the URL's password? write it as %%40)" % (
+                host.rsplit("@", 1)[1])
         raise ConfigurationError("cannot connect to database %s on %s: %s" % (
-            params.get("dbname", "?"), params.get("host", "localhost"), reason))
+            params.get("dbname", "?"), host, mask_text(reason)))
     connection.autocommit = True
     return connection

@@ -85,3 +85,31 @@ class LockWaitExhausted(MigrationError):
 
 class BookkeepingFailed(MigrationError):
     """The tool could not record a script (lost lock, history changed by the script, ...)."""
+
+
+class DatabaseFailure(MigrationError):
+    """A database error the tool did not expect (from psycopg2 or SQLAlchemy), or a lost server.
+
+    Exit status 1: something may have been applied before it; migrate_status tells.
+    """
+
+
+def database_failure(error, doing=None):
+    """One line for an unexpected database error: its first line, never a traceback or the SQL."""
+    original = getattr(error, "orig", None) or error  # SQLAlchemy wraps the driver's error
+    text = (str(original).strip().splitlines() or [type(original).__name__])[0]
+    lost = "server closed the connection" in text or "terminating connection" in text \
+        or "connection already closed" in text or "could not receive data" in text \
+        or "SSL connection has been closed" in text or "no connection to the server" in text
+    if lost:
+        what = "the connection to the server was lost%s (%s)" % (" while " + doing if doing else "", text)
+    else:
+        what = "database error%s: %s" % (" while " + doing if doing else "", text)
+    from .connection import mask_text
+    return DatabaseFailure("%s; run migrate_status to see what was applied" % mask_text(what))
+
+
+class Interrupted(MigrationError):
+    """Ctrl-C or SIGTERM while a script ran: its statement was cancelled, the message says what stays."""
+
+    exit_code = EXIT_INTERRUPTED

@@ -18,6 +18,8 @@ import logging
 import random
 import re
 import select
+import signal
+import threading
 import time
 from collections import namedtuple
 from contextlib import contextmanager
@@ -178,6 +180,7 @@ def _wait(connection):
     watched = watch is not None and connection is watch.connection and not _inside[0] \
         and watch.sample_after is not None
     next_sample = time.monotonic() + watch.sample_after if watched else None
+    interval = max(watch.sample_after, 0.1) / 2 if watched else None
     interrupted = False
     try:
         while True:
@@ -198,7 +201,8 @@ def _wait(connection):
                         watch.sample()
                     finally:
                         _inside[0] = False
-                    next_sample = time.monotonic() + max(watch.sample_after, 0.1)
+                    interval = min(interval * 2, 10.0)  # a long statement is sampled less and less
+                    next_sample = time.monotonic() + interval
             except KeyboardInterrupt:
                 if interrupted:
                     raise
@@ -212,11 +216,17 @@ def _wait(connection):
         raise KeyboardInterrupt
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM (a cancelled deploy) ends a migration as Ctrl-C does
+
+
 @contextmanager
 def watching(watch):
-    """Install the wait callback for the duration of a migration."""
+    """Install the wait callback (and SIGTERM as Ctrl-C) for the duration of a migration."""
     previous = psycopg2.extensions.get_wait_callback()
     psycopg2.extensions.set_wait_callback(_wait)
+    main = threading.current_thread() is threading.main_thread()
+    previous_term = signal.signal(signal.SIGTERM, _terminate) if main else None
     _watch[0] = watch
     try:
         yield watch
@@ -224,3 +234,5 @@ def watching(watch):
         _watch[0] = None
         watch.close()
         psycopg2.extensions.set_wait_callback(previous)
+        if main:
+            signal.signal(signal.SIGTERM, previous_term)

@@ -15,12 +15,14 @@ from contextlib import contextmanager
 import psycopg2
 from flask import current_app
 from sqlalchemy import inspect
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import connection as conn
 from . import indexes, lockwait, pooling
-from .errors import ConfigurationError, Declined, InconsistentDatabase, InvalidScripts, UsageError
+from .errors import (ConfigurationError, Declined, InconsistentDatabase, InvalidScripts, UsageError,
+                     database_failure)
 from .history import History
 from .lock import MigrationLock, describe_holder, lock_key
 from .runner import ScriptRunner, crash_point
@@ -94,8 +96,7 @@ class Migrator:
             return self.db.engine.url
         except Exception as error:  # no URI configured, no app context, bad URL
             # Flask 2.2+ explains a missing app context over several lines: keep the first.
-            reason = (str(error).strip().splitlines() or [repr(error)])[0]
-            raise ConfigurationError("no usable database URL: %s" % reason)
+            raise ConfigurationError("no usable database URL: %s" % conn.url_problem(error))
 
     @property
     def direct_url(self):
@@ -132,7 +133,10 @@ class Migrator:
             start = read_start(connection, self.version_model.__table__.schema)
             yield connection, start, params
         except psycopg2.Error as error:
-            raise ConfigurationError("database error: %s" % conn.redact(str(error).strip(), params))
+            if connection.closed:  # the server went away: something may have run before
+                raise database_failure(error)
+            raise ConfigurationError("database error: %s" % conn.redact(
+                (str(error).strip().splitlines() or [repr(error)])[0], params))
         finally:
             connection.close()
 
@@ -260,7 +264,14 @@ class Migrator:
                            policies[script.version], rerun=script.version in attempted)
                 del text
                 crash_point("after-script-commit")
-                self._commit_version(version_row, script.version, flush=script is pending[-1])
+                try:
+                    self._commit_version(version_row, script.version, flush=script is pending[-1])
+                except SQLAlchemyError as error:
+                    _rollback_quietly(self.db.session)
+                    failure = database_failure(error, "writing the version row after %s" % script.name)
+                    raise type(failure)(
+                        "%s was applied and recorded in the history, but %s; the next migrate_tables "
+                        "repairs the version row from the history" % (script.name, failure))
                 seconds = time.monotonic() - script_started
                 log.info("Applied %s in %.3fs", script.name, seconds)
                 listener.script_finished(script, seconds)
@@ -493,6 +504,13 @@ def _nothing_to_do(assessment, target, retry, mark_applied):
     return not (any(s.version <= target for s in assessment.pending) or assessment.problems
                 or assessment.repair or assessment.adopt or assessment.interrupted
                 or assessment.changed or retry is not None or mark_applied is not None)
+
+
+def _rollback_quietly(session):
+    try:
+        session.rollback()
+    except Exception:  # a lost connection: nothing left to roll back
+        pass
 
 
 def _check_lock_timeout(value):

@@ -23,7 +23,7 @@ import psycopg2.errors
 from psycopg2 import sql
 
 from . import indexes
-from .errors import BookkeepingFailed, LockWaitExhausted, ScriptFailed
+from .errors import BookkeepingFailed, Interrupted, LockWaitExhausted, ScriptFailed
 from .lockwait import describe_blockers, pause, pg_duration
 from .session import LOCK_LOST, bookkeeping_error
 from .statements import TRANSACTION, line_at
@@ -124,6 +124,7 @@ class ScriptRunner:
 
     _copies = ()
     _copying = None
+    _steps_done = 0
 
     def __init__(self, connection, history, who, session, policy, watch=None, listener=None):
         self.connection = connection
@@ -172,11 +173,33 @@ class ScriptRunner:
             row_id = self.history.start(cursor, script.version, script.name, checksum, plan.mode,
                                         "running", self.who, len(plan.steps), note, flush=False,
                                         before=_timeouts(policy))
-            if plan.mode == TRANSACTION:
-                self._run_transaction(cursor, script, text, plan, row_id, policy)
-            else:
-                self._run_steps(cursor, script, text, plan, row_id, policy, rerun)
+            self._steps_done = 0
+            try:
+                if plan.mode == TRANSACTION:
+                    self._run_transaction(cursor, script, text, plan, row_id, policy)
+                else:
+                    self._run_steps(cursor, script, text, plan, row_id, policy, rerun)
+            except KeyboardInterrupt:
+                raise self._interrupted(cursor, script, plan, row_id)
         return row_id
+
+    def _interrupted(self, cursor, script, plan, row_id):
+        """Ctrl-C (the statement was cancelled on the server): record and say what is true."""
+        done = self._steps_done
+        if plan.mode == TRANSACTION or done == 0:
+            truth = "nothing of %s was committed (rolled back); run migrate_tables again" % script.name
+        else:
+            truth = ("steps 1 to %d of %d of %s were committed and stay applied; check the database, "
+                     "then `migrate_tables --retry %d` runs the whole script again, or "
+                     "`migrate_tables --mark-applied %d` records it finished by hand"
+                     % (done, len(plan.steps), script.name, script.version, script.version))
+        message = "interrupted while %s ran; %s" % (script.name, truth)
+        try:
+            self._record_failure(cursor, row_id, message, done, outcome="interrupted"
+                                 if plan.mode == TRANSACTION else "failed")
+        except KeyboardInterrupt:
+            pass
+        return Interrupted(message)
 
     # -- lock waits and retries ----------------------------------------------------
 
@@ -349,11 +372,13 @@ class ScriptRunner:
                     failure = _sqlstate_failure(script, text, error, step.start, consequence)
                 self._record_failure(cursor, row_id, str(failure), number - 1)
                 raise failure
+            self._steps_done = number if not step.transactional else self._steps_done
             # Bookkeeping with the tool's role and settings, the script's session kept.
             suffix = sql.SQL("; COMMIT") if step.transactional else sql.SQL("")
             self._bookkeeping(cursor, script, row_id,
                               sql.SQL(self.session.in_script()) + progress[0] + suffix, progress[1],
                               steps_done=number - 1 if step.transactional else number)
+            self._steps_done = number
         applied = self.session.checked(*self.history.finish_sql(row_id, "applied",
                                                                 steps_done=len(plan.steps)))
         self._bookkeeping(cursor, script, row_id, sql.SQL(self.session.restore()) + applied[0],
@@ -384,9 +409,9 @@ class ScriptRunner:
             self._record_failure(cursor, row_id, message, steps_done)
             raise BookkeepingFailed(message)
 
-    def _record_failure(self, cursor, row_id, message, steps_done):
+    def _record_failure(self, cursor, row_id, message, steps_done, outcome="failed"):
         """Mark the attempt failed; a second error (a lost connection) must not hide the first."""
-        query, params = self.history.finish_sql(row_id, "failed", message, steps_done=steps_done)
+        query, params = self.history.finish_sql(row_id, outcome, message, steps_done=steps_done)
         try:
             self._rollback()
             cursor.execute(sql.SQL(self.session.restore()) + query, params)

@@ -12,7 +12,7 @@ from .errors import InvalidScripts
 
 # `v12.sql` or `v12_add_email.sql`. Anything else that merely starts like a
 # version (`v3.sql~`, `v3.sql.bak`, `V3.SQL`) is listed as ignored, never run.
-SCRIPT_NAME = re.compile(r"v(\d+)(?:_[A-Za-z0-9_-]*)?\.sql")
+SCRIPT_NAME = re.compile(r"v([0-9]+)(?:_[A-Za-z0-9_-]*)?\.sql")  # ASCII digits only: not `v２.sql`
 LOOKS_LIKE_SCRIPT = re.compile(r"v\d", re.IGNORECASE)
 
 
@@ -25,6 +25,9 @@ class Script(namedtuple("Script", "version path")):
 
 
 Discovery = namedtuple("Discovery", "scripts ignored")
+
+# The version table's column is a PostgreSQL integer.
+MAX_VERSION = 2 ** 31 - 1
 
 
 def discover(directory):
@@ -44,10 +47,17 @@ def discover(directory):
 
     scripts, ignored = [], []
     for entry in entries:
-        # A link that leads nowhere is still meant as a script: reading it fails loudly.
-        if entry.is_dir():
-            continue
+        # A link that leads nowhere, or in a loop, is still meant as a script: reading it
+        # fails with one line.
+        try:
+            if entry.is_dir():
+                continue
+        except OSError:
+            pass
         match = SCRIPT_NAME.fullmatch(entry.name)
+        if match and int(match.group(1)) > MAX_VERSION:
+            raise InvalidScripts("%s: version %s is above %d, the largest the version table holds; "
+                                 "number it in sequence" % (entry.name, match.group(1), MAX_VERSION))
         if match and int(match.group(1)) > 0:
             scripts.append(Script(int(match.group(1)), entry.path))
         elif LOOKS_LIKE_SCRIPT.match(entry.name):
@@ -84,11 +94,14 @@ def check_sequence(scripts, code_version):
             "the code needs version %d (__db_version__) but there is no v%d.sql (highest script: %s); "
             "add the script or lower __db_version__" % (code_version, code_version, highest)
         )
-    missing = sorted(set(range(versions[0], code_version + 1)) - set(versions))
-    if missing:
+    # Gaps as ranges: nothing here may grow with the version numbers themselves.
+    gaps = ["%d" % (low + 1) if high == low + 2 else "%d to %d" % (low + 1, high - 1)
+            for low, high in zip(versions, versions[1:]) if high > low + 1]
+    if gaps:
+        shown = ", ".join(gaps[:5]) + (" and %d more gaps" % (len(gaps) - 5) if len(gaps) > 5 else "")
         raise InvalidScripts(
             "no script for version %s between v%d and v%d; versions must have no gaps"
-            % (", ".join(map(str, missing)), versions[0], code_version)
+            % (shown, versions[0], code_version)
         )
 
 
@@ -104,11 +117,18 @@ def read_script(path):
     except OSError as error:
         raise InvalidScripts("cannot read %s: %s" % (name, error.strerror or error))
     try:
-        return raw.decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = raw.count(b"\n", 0, error.start) + 1
         raise InvalidScripts("%s is not valid UTF-8 (byte 0x%02x at line %d); save it as UTF-8"
                              % (name, raw[error.start], line))
+    if "\x00" in text:  # PostgreSQL and libpq stop reading a query at a NUL: the rest would not run
+        at = text.index("\x00")
+        line_start = text.rfind("\n", 0, at) + 1
+        raise InvalidScripts("%s: line %d, column %d: a NUL character, which PostgreSQL cannot "
+                             "receive (what follows it would silently not run); remove it"
+                             % (name, text.count("\n", 0, at) + 1, at - line_start + 1))
+    return text
 
 
 def checksum(text):

@@ -137,7 +137,7 @@ _TRANSACTION_CONTROL = {
 _REFUSED = "%s cannot run inside a transaction block"
 DISCARD_ALL = _REFUSED % "DISCARD ALL"
 
-# utility.c: ProcessUtilitySlow, ExecDropStmt, standard_ProcessUtility
+# utility.c: standard_ProcessUtility
 _ALWAYS_OUTSIDE = (
     (ast.CreatedbStmt, "CREATE DATABASE"),
     (ast.DropdbStmt, "DROP DATABASE"),
@@ -237,11 +237,13 @@ def _why_outside_transaction(body):
         if isinstance(node, node_type):
             return _REFUSED % name
     if isinstance(node, ast.IndexStmt) and node.concurrent:
+        # utility.c: ProcessUtilitySlow
         return _REFUSED % "CREATE INDEX CONCURRENTLY"
     if isinstance(node, ast.DropStmt) and node.concurrent:
+        # utility.c: ExecDropStmt (only DROP INDEX takes CONCURRENTLY)
         return _REFUSED % "DROP INDEX CONCURRENTLY"
     if isinstance(node, ast.ReindexStmt):
-        # indexcmds.c: ExecReindex
+        # indexcmds.c: ExecReindex; (CONCURRENTLY false) is a plain REINDEX
         if _option(node.params, "concurrently", False):
             return _REFUSED % "REINDEX CONCURRENTLY"
         name = _REINDEX_MANY.get(node.kind)
@@ -250,6 +252,7 @@ def _why_outside_transaction(body):
             isinstance(command.def_, ast.PartitionCmd) and command.def_.concurrent
             and command.subtype == AlterTableType.AT_DetachPartition
             for command in node.cmds or ()):
+        # utility.c: ProcessUtilitySlow
         return _REFUSED % "ALTER TABLE ... DETACH CONCURRENTLY"
     if isinstance(node, ast.VacuumStmt) and node.is_vacuumcmd:
         # vacuum.c: vacuum; ANALYZE alone runs in a transaction.
