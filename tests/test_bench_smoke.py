@@ -14,6 +14,7 @@ from tests.helpers import REPO_ROOT, Database
 
 BENCH = os.path.join(REPO_ROOT, "bench", "run.py")
 SMALL, MIXED, GROWTH = 3, 5, (2, 4)
+LIVE_ROWS = 100
 
 
 def test_benchmark_runs_every_workload_at_tiny_sizes(server_url, tmp_path):
@@ -27,6 +28,7 @@ def test_benchmark_runs_every_workload_at_tiny_sizes(server_url, tmp_path):
         [sys.executable, BENCH, "--url", server_url, "--small", str(SMALL), "--mixed", str(MIXED),
          "--big-mb", "0.05", "--growth", ",".join(map(str, GROWTH)), "--reps", "1",
          "--noop-reps", "1", "--big-reps", "1", "--growth-reps", "1",
+         "--live-reps", "1", "--live-hold", "3", "--live-clients", "2", "--live-rows", str(LIVE_ROWS),
          "--json", str(out_json), "--write-results", str(results)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env,
         timeout=300)
@@ -37,7 +39,7 @@ def test_benchmark_runs_every_workload_at_tiny_sizes(server_url, tmp_path):
     by_command = {}
     for row in rows:
         by_command.setdefault(row["workload"][:2], []).append(row)
-    assert sorted(by_command) == ["1.", "2.", "3.", "4.", "5."]
+    assert sorted(by_command) == ["1.", "2.", "3.", "4.", "5.", "6."]
 
     # Every migrate_tables run reached the version of its scripts, with one applied
     # history row per script; every contender left the same schema and data.
@@ -70,12 +72,26 @@ def test_benchmark_runs_every_workload_at_tiny_sizes(server_url, tmp_path):
     assert growth[-1]["command"] == "overhead per script, %s scripts" % " → ".join(map(str, GROWTH))
     assert len(growth[-1]["values_ms"]) == len(GROWTH)
 
+    # Live traffic: both migrations finished, after the holder let go, with c added and
+    # (migrate_tables) version 2 reached; the clients' latencies were measured.
+    live = {r["command"]: r for r in by_command["6."]}
+    assert sorted(live) == ["migrate_tables --yes", "psql -f"]
+    for r in live.values():
+        assert r["facts"]["fingerprint"] == [str(LIVE_ROWS), "integer"]
+        assert r["facts"]["finished_after_commit"] is True
+        assert r["runs"] == 1 and r["median_s"] > 0
+        assert r["queries"][0] > 0 and r["worst_s"] >= r["p99_s"] > 0
+        assert r["client_errors"] == 0
+    assert live["migrate_tables --yes"]["facts"]["version"] == [2]
+    assert live["migrate_tables --yes"]["facts"]["history_applied"] == 2
+
     # The printed table and the generated block of RESULTS.md; the notes around it stay.
     assert "| workload | command | median s" in completed.stdout
     assert "- PostgreSQL: " in completed.stdout
     text = results.read_text()
     assert text.startswith("# Benchmark results\n\nHand-written notes stay.\n")
     assert "<!-- bench/run.py writes from here -->" in text and "1. %d small migrations" % SMALL in text
+    assert "| 6. live traffic: 2 clients" in text
 
     # Nothing left on the server.
     leftovers = Database(server_url).query(

@@ -50,9 +50,14 @@ _UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0}
 
 
 def check_seconds(value, option):
-    """A timeout option's value: finite, not negative, within PostgreSQL's range."""
-    if not isinstance(value, (int, float)) or value != value or not 0 <= value <= MAX_SECONDS:
-        raise UsageError("%s %s: give a number of seconds from 0 to %d" % (option, value, MAX_SECONDS))
+    """A timeout option's value: finite, 0 or at least 1 ms (PostgreSQL's unit), within its range.
+
+    0 means no limit, as it does to PostgreSQL.
+    """
+    if not isinstance(value, (int, float)) or value != value or not (
+            value == 0 or 0.001 <= value <= MAX_SECONDS):
+        raise UsageError("%s %s: give 0 (no limit) or a number of seconds from 0.001 to %d"
+                         % (option, value, MAX_SECONDS))
     return float(value)
 
 
