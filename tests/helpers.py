@@ -154,3 +154,19 @@ def kill_while_sleeping(app):
     process.send_signal(signal.SIGKILL)
     process.wait()
     app.database.execute("DELETE FROM hold")
+
+
+def succeeded(result):
+    """The run exited 0 with nothing on stderr."""
+    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
+    assert result.stderr == "", result.stderr
+    return result
+
+
+def failed_with_one_line(result, status):
+    """The run ended with `status` and exactly one `error: ...` line on stderr; that line."""
+    assert result.returncode == status, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]

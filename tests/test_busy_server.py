@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.helpers import COUNTER, applications, counted, wait_for
+from tests.helpers import applications, counted, wait_for
 
 RUNS = 8
 ROUNDS = 3

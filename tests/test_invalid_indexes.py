@@ -13,7 +13,7 @@ import signal
 
 import pytest
 
-from tests.helpers import COUNTER, applications, wait_for
+from tests.helpers import COUNTER, applications, failed_with_one_line, succeeded, wait_for
 
 NO_TRANSACTION = "-- migrate: no-transaction\n"
 
@@ -29,18 +29,8 @@ WITH_EXPRESSION_INDEX = (COUNTER + "INSERT INTO applications VALUES (1);\n"
 
 # -- helpers ---------------------------------------------------------------------------
 
-def succeeded(result):
-    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
-    assert result.stderr == "", result.stderr
-    return result
 
 
-def failed_with_one_line(result, status):
-    assert result.returncode == status, (result.returncode, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 def index_validity(db):

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from tests.helpers import Database, applications, counted
+from tests.helpers import Database, applications, counted, failed_with_one_line, succeeded
 
 NO_TRANSACTION = "-- migrate: no-transaction\n"
 MODES = ("transaction", "no-transaction")
@@ -22,18 +22,8 @@ MODES = ("transaction", "no-transaction")
 
 # -- helpers ---------------------------------------------------------------------------
 
-def succeeded(result):
-    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
-    assert result.stderr == "", result.stderr
 
 
-def failed_with_one_line(result, status):
-    """The run ended with `status` and exactly one `error: ...` line on stderr; that line."""
-    assert result.returncode == status, (result.returncode, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 def script(mode, body, version):
