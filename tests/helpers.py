@@ -144,7 +144,7 @@ def wait_for(condition, timeout=20.0):
 def sleeping(database):
     return lambda: database.scalar(
         "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(CASE%' AND state = 'active'"
-        " AND pid <> pg_backend_pid()") > 0
+        " AND pid <> pg_backend_pid() AND datname = current_database()") > 0  # not other tests'
 
 
 def kill_while_sleeping(app):

@@ -152,7 +152,7 @@ def test_ddl_completes_when_the_blocking_transaction_ends_during_the_retries(bus
     process = app.start("migrate_tables", "--yes", "--ddl-lock-timeout", "0.5", "--ddl-retries", "10")
     wait_for(lambda: app.database.scalar(
         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-        " AND query LIKE '%ALTER TABLE t%'") > 0)
+        " AND query LIKE '%ALTER TABLE t%' AND datname = current_database()") > 0)
     app.holder.commit()
     out, err = process.communicate(timeout=60)
 
@@ -216,7 +216,7 @@ def test_migrate_status_does_not_wait_for_a_concurrent_index_build(counting_app)
     try:
         wait_for(lambda: app.database.scalar(
             "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY%'"
-            " AND wait_event_type = 'Lock'") > 0)
+            " AND wait_event_type = 'Lock' AND datname = current_database()") > 0)
         started = time.monotonic()
         status = app.manage("migrate_status")
         assert time.monotonic() - started < 10

@@ -129,13 +129,14 @@ def test_failed_reindex_concurrently_leftover_is_dropped_when_the_script_runs_ag
 def concurrent_build_waiting(db, statement):
     return lambda: db.scalar(
         "SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s AND state = 'active'"
-        " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()", (statement + "%",)) > 0
+        " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid() AND datname = current_database()",
+        (statement + "%",)) > 0
 
 
 def migrators_gone(db):
     return lambda: db.scalar(
         "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'migrate_tables%%'"
-        " AND pid <> pg_backend_pid()") == 0
+        " AND pid <> pg_backend_pid() AND datname = current_database()") == 0
 
 
 @pytest.mark.parametrize("statement, leftover, expected", [
