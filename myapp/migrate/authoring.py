@@ -43,7 +43,7 @@ from pglast.enums import AlterTableType, ObjectType
 from sqlalchemy.engine.url import make_url
 
 from . import connection as conn
-from .errors import ConfigurationError, MigrationError, UsageError
+from .errors import ConfigurationError, Interrupted, MigrationError, UsageError
 from .history import History
 from .migrator import Migrator
 from .schema_diff import engine_name, require_engine, schema_diff
@@ -329,6 +329,8 @@ def build_from_migrations(migrator, url):
     with app_on(migrator.db, url):
         try:
             migrator.migrate()
+        except Interrupted:  # Ctrl-C: the command removes the scratch databases and says so
+            raise KeyboardInterrupt
         except MigrationError as error:
             raise type(error)("building version %d from the migrations on a scratch database "
                               "failed: %s" % (migrator.code_version, error))
@@ -428,6 +430,8 @@ def check_draft(migrator, comparison, name, text):
         with app_on(migrator.db, comparison.source_url):
             try:
                 checker.migrate()
+            except Interrupted:
+                raise KeyboardInterrupt
             except MigrationError as error:
                 return ["applying it to version %d failed: %s" % (comparison.version, error)]
     finally:

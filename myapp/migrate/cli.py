@@ -19,7 +19,8 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import EXIT_INTERRUPTED, EXIT_OK, INTERRUPTED, MigrationError, NoAnswer, database_failure
-from .lockwait import DEFAULT_DDL_LOCK_TIMEOUT, DEFAULT_DDL_RETRIES, policy
+from .lockwait import (DEFAULT_DDL_LOCK_TIMEOUT, DEFAULT_DDL_RETRIES, command_ended,
+                       command_started, policy)
 from .migrator import DEFAULT_LOCK_TIMEOUT
 from .report import Reporter, confirmation, show_status
 
@@ -38,10 +39,12 @@ class CommandFailed(click.ClickException):
         click.echo(self.message, file=file or sys.stderr, err=True)
 
 
+
 def exit_on_error(run):
     """The one place the project's errors become an exit status and a line on stderr."""
     @wraps(run)
     def wrapper(*args, **kwargs):
+        took_over = command_started()
         try:
             code = run(*args, **kwargs) or EXIT_OK
         except (MigrationError, psycopg2.Error, SQLAlchemyError) as error:
@@ -50,6 +53,8 @@ def exit_on_error(run):
             raise CommandFailed("error: %s" % error, error.exit_code)
         except KeyboardInterrupt:
             raise CommandFailed(INTERRUPTED, EXIT_INTERRUPTED)
+        finally:
+            command_ended(took_over)
         if code != EXIT_OK:
             click.get_current_context().exit(code)
     return wrapper
@@ -88,7 +93,7 @@ def make_cli(migrator):
     @click.option("--ddl-lock-timeout", type=float, default=DEFAULT_DDL_LOCK_TIMEOUT,
                   show_default=True, metavar="SECONDS",
                   help="how long each attempt of a script step may wait for a table lock before it "
-                       "is rolled back and retried")
+                       "is rolled back and retried (0: no limit)")
     @click.option("--ddl-retries", type=int, default=DEFAULT_DDL_RETRIES, show_default=True,
                   metavar="N", help="how many times a step whose lock was not granted in time is retried")
     @click.option("--statement-timeout", type=float, default=0.0, show_default=True, metavar="SECONDS",

@@ -15,7 +15,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from .authoring import Progress, Scratch, compare, make_migration, version_line
 from .errors import (EXIT_INTERRUPTED, EXIT_OK, INTERRUPTED, CheckFailed, MigrationError, NoAnswer,
                      database_failure)
-from .lockwait import DEFAULT_DDL_LOCK_TIMEOUT, DEFAULT_DDL_RETRIES, policy
+from .lockwait import (DEFAULT_DDL_LOCK_TIMEOUT, DEFAULT_DDL_RETRIES, command_ended,
+                       command_started, policy)
 from .migrator import DEFAULT_LOCK_TIMEOUT
 from .report import Reporter, confirmation, show_status
 from .schema_diff import schema_diff
@@ -26,10 +27,12 @@ except ImportError:  # Flask >= 2 cannot import Flask-Script 2.0.6; apps use the
     from flask_script_ng import Command, Manager, Option, prompt_bool
 
 
+
 def exit_on_error(run):
     """The one place the project's errors become an exit status and a line on stderr."""
     @wraps(run)
     def wrapper(*args, **kwargs):
+        took_over = command_started()
         try:
             return run(*args, **kwargs) or EXIT_OK
         except (MigrationError, psycopg2.Error, SQLAlchemyError) as error:
@@ -40,6 +43,8 @@ def exit_on_error(run):
         except KeyboardInterrupt:
             print(INTERRUPTED, file=sys.stderr)
             return EXIT_INTERRUPTED
+        finally:
+            command_ended(took_over)
     return wrapper
 
 
@@ -66,7 +71,7 @@ class MigrateTables(Command):
                help="how long to wait for another migration to finish (default %(default)s)"),
         Option("--ddl-lock-timeout", type=float, default=DEFAULT_DDL_LOCK_TIMEOUT, metavar="SECONDS",
                help="how long each attempt of a script step may wait for a table lock before it is "
-                    "rolled back and retried (default %(default)s)"),
+                    "rolled back and retried (default %(default)s; 0: no limit)"),
         Option("--ddl-retries", type=int, default=DEFAULT_DDL_RETRIES, metavar="N",
                help="how many times a step whose lock was not granted in time is retried "
                     "(default %(default)s)"),

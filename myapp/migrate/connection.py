@@ -90,8 +90,9 @@ def connect(params):
         reason = redact(str(error).strip().splitlines()[0] if str(error).strip() else repr(error), params)
         host = str(params.get("host", "localhost"))
         if "@" in host:  # the URL's password had an @ that was not written %40
-            host = "%s (is there an unencoded @ in the URL's password? write it as %%40)" % (
-                host.rsplit("@", 1)[1])
+            secret, host = host.rsplit("@", 1)
+            reason = reason.replace(secret, "***")
+            host = "%s (is there an unencoded @ in the URL's password? write it as %%40)" % host
         raise ConfigurationError("cannot connect to database %s on %s: %s" % (
             params.get("dbname", "?"), host, mask_text(reason)))
     connection.autocommit = True

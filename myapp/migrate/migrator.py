@@ -8,11 +8,13 @@ a direct psycopg2 autocommit connection made from the same URL.
 """
 import logging
 import os
+import re
 import time
 from collections import namedtuple
 from contextlib import contextmanager
 
 import psycopg2
+from psycopg2 import sql
 from flask import current_app
 from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,15 +23,16 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from . import connection as conn
 from . import indexes, lockwait, pooling
-from .errors import (ConfigurationError, Declined, InconsistentDatabase, InvalidScripts, UsageError,
-                     database_failure)
+from .errors import (BookkeepingFailed, ConfigurationError, DatabaseFailure, Declined,
+                     InconsistentDatabase, Interrupted, InvalidScripts, MigrationError, ScriptFailed,
+                     UsageError, database_failure)
 from .history import History
 from .lock import MigrationLock, describe_holder, lock_key
 from .runner import ScriptRunner, crash_point
 from .scripts import check_sequence, checksum, discover, read_script
 from .session import Session, read_start
 from .state import assess, read_state
-from .statements import plan_script
+from .statements import TRANSACTION, plan_script
 
 log = logging.getLogger("myapp.migrate")
 
@@ -228,6 +231,7 @@ class Migrator:
             pending = [s for s in assessment.pending if s.version <= target]
             checked, plans = _preflight(pending, connection.server_version)
             policies = {s.version: _script_policy(s, policy) for s in pending}
+            self._check_privileges(connection, history, state)
 
             history.create()
             version_row = self._version_row()
@@ -260,8 +264,17 @@ class Migrator:
                 script_started = time.monotonic()
                 note = "--retry" if retry == script.version else None
                 text = runner.encode(text, plan)  # a large script's text goes before it is sent
-                runner.run(script, text, checked[script.version], plan, note,
-                           policies[script.version], rerun=script.version in attempted)
+                try:
+                    runner.run(script, text, checked[script.version], plan, note,
+                               policies[script.version], rerun=script.version in attempted)
+                except Interrupted:
+                    if connection.closed:  # psycopg2 closes it when a Ctrl-C cancels a statement
+                        _record_interrupted(locked.params, script, plan, runner, who)
+                    raise
+                except (MigrationError, psycopg2.Error) as error:
+                    if not connection.closed:
+                        raise
+                    raise _lost(script, plan, runner, error, applied) from None
                 del text
                 crash_point("after-script-commit")
                 try:
@@ -278,6 +291,54 @@ class Migrator:
                 applied.append((script, seconds))
                 current = script.version
         return Result(from_version, current, applied, time.monotonic() - started)
+
+    def _check_privileges(self, connection, history, state):
+        """Refuse in one line, before anything changes, when the role cannot keep the books."""
+        version_schema = self.version_model.__table__.schema or history.schema
+        version_table = sql.Identifier(version_schema, self._version_table).as_string(connection)
+        history_table = history.table.as_string(connection)
+        shown = {version_table: "%s.%s" % (version_schema, self._version_table),
+                 history_table: "%s.%s" % (history.schema, history.table_name)}
+        missing = []
+        with connection.cursor() as cursor:
+            def lacking(kind, target, privileges):
+                lacks = []
+                for privilege in privileges:
+                    cursor.execute("SELECT pg_catalog.has_%s_privilege(%%s, %%s)" % kind,
+                                   (target, privilege))
+                    if not cursor.fetchone()[0]:
+                        lacks.append(privilege)
+                return lacks
+
+            for schema in sorted({history.schema, version_schema}):
+                lacks = lacking("schema", schema, ["USAGE"])
+                if lacks:
+                    missing.append("USAGE on schema %s" % schema)
+            if history.exists():
+                lacks = lacking("table", history_table, ["SELECT", "INSERT", "UPDATE"])
+                if lacks:
+                    missing.append("%s on %s" % (", ".join(lacks), shown[history_table]))
+                cursor.execute("SELECT pg_catalog.pg_get_serial_sequence(%s, 'id')", (history_table,))
+                sequence = cursor.fetchone()[0]
+                if sequence and lacking("sequence", sequence, ["USAGE"]) \
+                        and lacking("sequence", sequence, ["UPDATE"]):
+                    missing.append("USAGE (or UPDATE) on %s" % sequence)
+            elif lacking("schema", history.schema, ["CREATE"]):
+                missing.append("CREATE on schema %s (to create %s)" % (history.schema, shown[history_table]))
+            if state.version_table:
+                wanted = ["SELECT", "UPDATE"] + ([] if state.stored_versions else ["INSERT"])
+                lacks = lacking("table", version_table, wanted)
+                if lacks:
+                    missing.append("%s on %s" % (", ".join(lacks), shown[version_table]))
+            elif lacking("schema", version_schema, ["CREATE"]):
+                missing.append("CREATE on schema %s (to create %s)" % (version_schema, shown[version_table]))
+            if missing:
+                cursor.execute("SELECT current_user")
+                role = cursor.fetchone()[0]
+        if missing:
+            raise ConfigurationError(
+                "the role %s lacks %s; nothing was changed; grant it (README, \"Promises\") or "
+                "migrate as a role that has it" % (role, "; ".join(missing)))
 
     def _commit_version(self, version_row, version, flush=True):
         """The recipe's Version row set to N and committed through `db.session`, after each script.
@@ -504,6 +565,71 @@ def _nothing_to_do(assessment, target, retry, mark_applied):
     return not (any(s.version <= target for s in assessment.pending) or assessment.problems
                 or assessment.repair or assessment.adopt or assessment.interrupted
                 or assessment.changed or retry is not None or mark_applied is not None)
+
+
+def _driver_error(error):
+    """The psycopg2 error behind a project error (raised while handling it), or None."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, psycopg2.Error):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _lost(script, plan, runner, error, applied):
+    """The connection died while `script` ran: one line that says so and what is known."""
+    cause = _driver_error(error)
+    text = str(cause if cause is not None else error).strip().splitlines() or [type(error).__name__]
+    reason = re.sub(r"^(FATAL|ERROR|PANIC):\s+", "", text[0].strip())
+    if plan.mode == TRANSACTION:
+        if isinstance(error, ScriptFailed) or (isinstance(error, psycopg2.Error)
+                                               and runner._steps_done == 0
+                                               and not isinstance(error, BookkeepingFailed)):
+            known = "it ran in one transaction, which was not committed"
+        else:
+            known = "it ran in one transaction; whether its COMMIT reached the server the history tells"
+    else:
+        done = runner._steps_done
+        known = ("it runs in %d steps outside a transaction: %d committed before the fault (the step "
+                 "running then may have completed too)" % (len(plan.steps), done))
+    before = ("; %s applied before it stay%s applied" % (
+        ", ".join(s.name for s, _ in applied), "s" if len(applied) == 1 else "")) if applied else ""
+    return DatabaseFailure(
+        "the connection to the server was lost while %s was running (%s); %s%s; when the server is "
+        "back, run migrate_status, then migrate_tables" % (
+            script.name, conn.mask_text(reason), known, before))
+
+
+def _record_interrupted(params, script, plan, runner, who):
+    """Ctrl-C closed the scripts' connection: record the attempt's end over a short new one.
+
+    Only this run's own "running" row of the script is touched (matched by version, host
+    and pid); a transactional script's transaction died with its connection.
+    """
+    if plan.mode == TRANSACTION:
+        outcome, error = "interrupted", "interrupted (Ctrl-C or SIGTERM); rolled back"
+    else:
+        outcome, error = "failed", "interrupted (Ctrl-C or SIGTERM) after %d of %d steps" % (
+            runner._steps_done, len(plan.steps))
+    os_user, host, pid = who
+    try:
+        connection = conn.connect(dict(params, connect_timeout=5))
+    except (MigrationError, psycopg2.Error, KeyboardInterrupt):
+        return
+    try:
+        query, args = runner.history.finish_sql(0, outcome, error, steps_done=runner._steps_done)
+        with connection.cursor() as cursor:
+            cursor.execute(query.as_string(connection).replace(
+                "WHERE id = %s", "WHERE id = (SELECT max(id) FROM %s WHERE version = %%s AND"
+                " outcome = 'running' AND host = %%s AND pid = %%s)"
+                % runner.history.table.as_string(connection)),
+                args[:-1] + (script.version, host, pid))
+    except (psycopg2.Error, KeyboardInterrupt) as failure:
+        log.info("could not record the interrupted attempt: %s", str(failure).strip())
+    finally:
+        connection.close()
 
 
 def _rollback_quietly(session):

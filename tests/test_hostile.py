@@ -1,0 +1,343 @@
+"""Issue 12: hostile but fair input, least privilege and secrets, through `python manage.py`.
+
+Each test asserts the exit status, one line on stderr, no traceback, and the
+catalog and history before and after. Server faults and Ctrl-C: test_server_faults.py.
+"""
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+from sqlalchemy.engine.url import make_url
+
+from tests.conftest import _environment, run_manage
+from tests.helpers import REPO_ROOT, Database, applications, connect_params, counted
+from tests.test_server_faults import one_line
+
+
+def snapshot(database):
+    return database.catalog(exclude=()), database.history(), sorted(database.tables())
+
+
+def as_role(database, role, password=None):
+    url = make_url(database.url)
+    url = url.set(username=role, password=password) if hasattr(url, "set") else url
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def roles(server_url, database):
+    """Make login roles with unique names; every one is dropped at the end."""
+    made = []
+    maintenance = Database(server_url)
+
+    def make():
+        name = "mig_%s" % uuid.uuid4().hex[:10]
+        maintenance.execute("CREATE ROLE %s LOGIN" % name)
+        made.append(name)
+        return name
+    yield make
+    # The test's database (with the roles' objects and privileges) goes first.
+    maintenance.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % database.name)
+    for name in made:
+        maintenance.execute("DROP ROLE IF EXISTS %s" % name)
+
+
+# -- silently skipped or applied twice ------------------------------------------------
+
+def test_nul_byte_is_refused_with_line_and_column(counting_app):
+    app = counting_app
+    assert app.manage("migrate_tables", "--yes").returncode == 0
+    app.write("v2.sql", "CREATE TABLE a (id int);\nSELECT 1;\x00CREATE TABLE b (id int);\n")
+    app.set_version(2)
+    before = snapshot(app.database)
+
+    line = one_line(app.manage("migrate_tables", "--yes"), 2)
+
+    assert "v2.sql" in line and "line 2" in line and "column" in line, line
+    assert snapshot(app.database) == before
+    status = app.manage("migrate_status", "--check")
+    assert status.returncode != 0
+
+
+def test_script_that_truncates_the_history_is_rolled_back(counting_app):
+    app = counting_app
+    assert app.manage("migrate_tables", "--yes").returncode == 0
+    app.write("v2.sql", counted(2, "CREATE TABLE t2 (id int);\nTRUNCATE version_history;\n"))
+    app.set_version(2)
+    catalog, history, _ = snapshot(app.database)
+
+    line = one_line(app.manage("migrate_tables", "--yes"), 1)
+
+    assert "v2.sql" in line and "changed the migration history table" in line, line
+    assert app.database.catalog(exclude=()) == catalog
+    assert applications(app.database) == {1: 1}
+    assert app.database.history()[:len(history)] == history
+    assert app.database.version() == [1]
+
+
+def test_script_that_unlocks_every_advisory_lock_is_stopped(counting_app):
+    app = counting_app
+    assert app.manage("migrate_tables", "--yes").returncode == 0
+    app.write("v2.sql", counted(2, "SELECT pg_advisory_unlock_all();\n"))
+    app.write("v3.sql", counted(3))
+    app.set_version(3)
+    catalog = app.database.catalog(exclude=())
+
+    line = one_line(app.manage("migrate_tables", "--yes"), 1)
+
+    assert "v2.sql" in line and "migration lock was lost" in line, line
+    assert app.database.catalog(exclude=()) == catalog
+    assert applications(app.database) == {1: 1}
+    assert app.database.version() == [1]
+
+
+def test_concurrent_runs_with_a_lock_dropping_script_apply_nothing_twice(counting_app):
+    app = counting_app
+    assert app.manage("migrate_tables", "--yes").returncode == 0
+    app.write("v2.sql", counted(2, "SELECT pg_advisory_unlock_all();\n"))
+    app.write("v3.sql", counted(3))
+    app.set_version(3)
+
+    runs = [app.start("migrate_tables", "--yes") for _ in range(4)]
+    for run in runs:
+        out, err = run.communicate(timeout=120)
+        assert "Traceback" not in out + err
+    assert applications(app.database) == {1: 1}
+    assert [row[2] for row in app.database.history() if row[0] == 3] == []
+
+
+def test_script_with_its_own_history_table_and_search_path(counting_app):
+    app = counting_app
+    app.write("v2.sql", counted(2, "CREATE SCHEMA evil;\n"
+                                   "CREATE TABLE evil.version_history (LIKE public.version_history);\n"
+                                   "CREATE TABLE evil.version (version_id int, version int);\n"
+                                   "SET search_path = evil, public;\n"))
+    app.write("v3.sql", counted(3, "SELECT set_config('search_path', 'evil, public', false);\n"))
+    app.write("v4.sql", counted(4))
+    app.set_version(4)
+
+    first = app.manage("migrate_tables", "--yes")
+    assert first.returncode == 0, first.stderr
+    again = app.manage("migrate_tables", "--yes")
+    assert again.returncode == 0, again.stderr
+    assert applications(app.database) == {1: 1, 2: 1, 3: 1, 4: 1}
+    assert app.database.version() == [4]
+    assert [row[0] for row in app.database.history() if row[2] == "applied"] == [1, 2, 3, 4]
+    assert app.database.scalar("SELECT count(*) FROM evil.version_history") == 0
+
+
+# -- tracebacks or several lines instead of one ------------------------------------------
+
+def test_symlink_loop_is_one_line(counting_app):
+    app = counting_app
+    assert app.manage("migrate_tables", "--yes").returncode == 0
+    os.symlink("v2.sql", str(app.migration_dir / "v2.sql"))
+    app.set_version(2)
+    before = snapshot(app.database)
+
+    line = one_line(app.manage("migrate_tables", "--yes"), 2)
+
+    assert "v2.sql" in line, line
+    assert snapshot(app.database) == before
+
+
+def test_huge_version_is_one_line_at_once(counting_app):
+    app = counting_app
+    app.write("v100000000000.sql", "SELECT 1;\n")
+    app.set_version(100000000000)
+    before = snapshot(app.database)
+
+    line = one_line(app.manage("migrate_tables", "--yes", timeout=30), 2)
+
+    assert "v100000000000.sql" in line or "100000000000" in line, line
+    assert snapshot(app.database) == before
+
+
+@pytest.mark.parametrize("option,value", [
+    ("--lock-timeout", "inf"), ("--lock-timeout", "1e10"), ("--lock-timeout", "nan"),
+    ("--lock-timeout", "-1"), ("--ddl-lock-timeout", "inf"), ("--statement-timeout", "1e10"),
+    ("--ddl-retries", "-1")])
+def test_option_values_are_checked_up_front(counting_app, option, value):
+    app = counting_app
+    before = snapshot(app.database)
+
+    line = one_line(app.manage("migrate_tables", "--yes", option, value), 2)
+
+    assert option in line, line
+    assert snapshot(app.database) == before
+
+
+def test_lock_held_by_another_role_is_one_line(counting_app, roles):
+    from myapp.migrate.lock import lock_key
+    app = counting_app
+    assert app.manage("migrate_tables", "--yes").returncode == 0
+    app.write("v2.sql", counted(2))
+    app.set_version(2)
+    role = roles()
+    app.database.execute("GRANT SELECT, INSERT, UPDATE ON version_history, version, applications"
+                         " TO %s; GRANT USAGE ON SEQUENCE version_history_id_seq TO %s" % (role, role))
+    holder = app.database.connect()
+    try:
+        holder.cursor().execute("SELECT pg_advisory_lock(%s)", (lock_key("version"),))
+        env = {"DATABASE_URL": as_role(app.database, role)}
+        before = snapshot(app.database)
+
+        line = one_line(app.manage("migrate_tables", "--yes", "--lock-timeout", "1", env=env), 3)
+        status = app.manage("migrate_status", env=env)
+    finally:
+        holder.close()
+    assert "lock" in line, line
+    assert snapshot(app.database) == before
+    assert status.returncode == 0 and "Traceback" not in status.stdout + status.stderr
+
+
+def test_script_that_drops_the_version_table_is_one_line(counting_app):
+    app = counting_app
+    assert app.manage("migrate_tables", "--yes").returncode == 0
+    app.write("v2.sql", counted(2, "DROP TABLE version;\n"))
+    app.set_version(2)
+
+    result = app.manage("migrate_tables", "--yes")
+
+    line = one_line(result, 1)
+    assert "v2.sql" in line, line
+    assert applications(app.database) == {1: 1, 2: 1}  # the script ran; the history says so
+    assert [row[2] for row in app.database.history() if row[0] == 2] == ["applied"]
+
+
+def test_idle_session_timeout_shorter_than_a_script_is_one_line(counting_app):
+    app = counting_app
+    assert app.manage("migrate_tables", "--yes").returncode == 0
+    app.database.execute('ALTER DATABASE "%s" SET idle_session_timeout = 500' % app.database.name)
+    app.write("v2.sql", counted(2, "SELECT pg_sleep(1.5);\n"))
+    app.write("v3.sql", counted(3))
+    app.set_version(3)
+
+    result = app.manage("migrate_tables", "--yes")
+
+    assert "Traceback" not in result.stdout + result.stderr
+    if result.returncode != 0:
+        one_line(result, 1)
+    app.database.execute('ALTER DATABASE "%s" RESET idle_session_timeout' % app.database.name)
+    final = app.manage("migrate_tables", "--yes")
+    assert final.returncode == 0, final.stderr
+    assert applications(app.database) == {1: 1, 2: 1, 3: 1}
+
+
+def test_full_width_digit_is_not_a_version(counting_app):
+    app = counting_app
+    app.write("v\uff12.sql", counted(2))
+    before_tables = app.database.tables()
+
+    result = app.manage("migrate_tables", "--yes")
+
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "ignored v\uff12.sql" in result.stdout + result.stderr
+    assert applications(app.database) == {1: 1}
+    assert before_tables <= app.database.tables()
+
+
+# -- least privilege --------------------------------------------------------------------
+
+def test_role_without_create_on_the_schema_migrates(counting_app, roles):
+    app = counting_app
+    assert app.manage("migrate_tables", "--yes").returncode == 0  # the owner made the tables
+    role = roles()
+    app.database.execute(
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC;"
+        " GRANT SELECT, INSERT, UPDATE ON version_history TO {r};"
+        " GRANT SELECT, UPDATE ON SEQUENCE version_history_id_seq TO {r};"
+        " GRANT SELECT, UPDATE ON version TO {r}; GRANT INSERT ON applications TO {r}".format(r=role))
+    assert not app.database.scalar("SELECT has_schema_privilege(%s, 'public', 'CREATE')", (role,))
+    env = {"DATABASE_URL": as_role(app.database, role)}
+
+    nothing = app.manage("migrate_tables", "--yes", env=env)
+    assert nothing.returncode == 0, nothing.stderr
+    assert "Traceback" not in nothing.stdout + nothing.stderr
+
+    app.write("v2.sql", counted(2))
+    app.set_version(2)
+    catalog = app.database.catalog(exclude=())
+    migrated = app.manage("migrate_tables", "--yes", env=env)
+
+    assert migrated.returncode == 0, migrated.stderr
+    assert applications(app.database) == {1: 1, 2: 1}
+    assert app.database.version() == [2]
+    assert app.database.catalog(exclude=()) == catalog
+    assert app.database.history()[-1][:3] == (2, "v2.sql", "applied")
+    again = app.manage("migrate_tables", "--yes", env=env)
+    assert again.returncode == 0 and "Traceback" not in again.stdout + again.stderr
+
+
+def test_role_that_cannot_write_the_history_is_refused_before_anything_changes(counting_app, roles):
+    from myapp.migrate.history import _CREATE
+    app = counting_app
+    role = roles()
+    app.database.execute(_CREATE.format(table="public.version_history"))
+    app.database.execute("GRANT CREATE ON SCHEMA public TO {r}; GRANT SELECT ON version_history TO {r}"
+                         .format(r=role))
+    before = snapshot(app.database)
+
+    line = one_line(app.manage("migrate_tables", "--yes", env={"DATABASE_URL": as_role(app.database, role)}), 2)
+
+    assert "INSERT, UPDATE on public.version_history" in line, line
+    assert "nothing was changed" in line
+    assert "Upgrading" not in line
+    assert snapshot(app.database) == before
+    assert "version" not in app.database.tables()
+
+
+# -- secrets ---------------------------------------------------------------------------
+
+def test_no_error_path_prints_the_password(database, password_role, tmp_path):
+    marker = "Mk%s" % uuid.uuid4().hex[:12]
+    role, _ = password_role
+    params = connect_params(database.url)
+    socket = "host=%s&port=%s" % (params["host"], params.get("port", 5432))
+    good = database.url
+    with_password = as_role(database, "postgres", marker)  # the server trusts it: connects
+    urls = [
+        "postgresql://someone:%s@127.0.0.1:1/nowhere" % marker,
+        "postgresql://%s:%s@/%s?%s" % (role, marker, database.name, socket),
+        "postgresql://postgres:%s@/%s_missing?%s" % (marker, database.name, socket),
+        "postgresql//someone:%s@localhost/db" % marker,
+        "host=localhost dbname=x user=someone password=%s" % marker,
+        "postgresql://someone@127.0.0.1:1/nowhere?password=%s" % marker,
+        "postgresql://postgres@/%s?%s&password=%s" % (database.name, socket, marker),
+        "postgresql://someone:Se@%s@127.0.0.1:1/nowhere" % marker,
+        "postgresql://someone:%s@Se@127.0.0.1:1/nowhere" % marker,
+        with_password,
+    ]
+    runs = []
+    for url in urls:
+        env = {"DATABASE_URL": url}
+        runs.append(run_manage(REPO_ROOT, ["migrate_tables", "--yes"], database, env=env))
+        runs.append(run_manage(REPO_ROOT, ["migrate_tables"], database, env=env, input="n\n"))
+        runs.append(run_manage(REPO_ROOT, ["migrate_tables", "--dry-run"], database, env=env))
+        runs.append(run_manage(REPO_ROOT, ["migrate_status"], database, env=env))
+        runs.append(run_manage(REPO_ROOT, ["migrate_status", "--json"], database, env=env))
+        for args in (["migrate-tables", "--yes"], ["migrate-status", "--json"]):
+            environment = _environment(database, dict(env, FLASK_APP="myapp"))
+            runs.append(subprocess.run([sys.executable, "-m", "flask"] + args, cwd=REPO_ROOT,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                       universal_newlines=True, env=environment, timeout=120))
+    for url in urls[:1] + [with_password, "postgresql//x:%s@h/d" % marker]:
+        env = {"DATABASE_URL": good, "MIGRATION_DATABASE_URL": url}
+        runs.append(run_manage(REPO_ROOT, ["migrate_tables"], database, env=env, input="n\n"))
+        runs.append(run_manage(REPO_ROOT, ["migrate_status", "--json"], database, env=env))
+    env = {"DATABASE_URL": "", "DB_NAME": database.name, "DB_USER": role, "DB_PASSWORD": marker,
+           "DB_HOST": params["host"], "DB_PORT": str(params.get("port", 5432))}
+    runs.append(run_manage(REPO_ROOT, ["migrate_tables", "--yes"], database, env=env))
+
+    for run in runs:
+        output = run.stdout + run.stderr
+        assert marker not in output, (run.args, output)
+        assert "Traceback" not in output, (run.args, output)
+    failed = [run for run in runs if run.returncode != 0]
+    assert len(failed) > len(urls)
+    for run in failed:
+        if run.returncode != 1 or "declined" not in run.stdout + run.stderr:
+            assert len(run.stderr.strip().splitlines()) <= 2, (run.args, run.stderr)
