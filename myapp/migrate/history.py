@@ -105,13 +105,20 @@ class History:
     def progress_sql(self, row_id, steps_done):
         return self._sql("UPDATE {table} SET steps_done = %s WHERE id = %s"), (steps_done, row_id)
 
+    _FINISH = ("UPDATE {table} SET outcome = %s, error = %s,"
+               " steps_done = COALESCE(%s, steps_done),"
+               " finished_at = pg_catalog.clock_timestamp(),"
+               " duration_s = pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - started_at)")
+
     def finish_sql(self, row_id, outcome, error=None, steps_done=None):
-        return self._sql(
-            "UPDATE {table} SET outcome = %s, error = %s,"
-            " steps_done = COALESCE(%s, steps_done),"
-            " finished_at = pg_catalog.clock_timestamp(),"
-            " duration_s = pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - started_at)"
-            " WHERE id = %s"), (outcome, error, steps_done, row_id)
+        return self._sql(self._FINISH + " WHERE id = %s"), (outcome, error, steps_done, row_id)
+
+    def finish_running_sql(self, version, who, outcome, error=None, steps_done=None):
+        """finish_sql for this process's own "running" row of a version, its id unknown."""
+        _, host, pid = who
+        return self._sql(self._FINISH + " WHERE id = (SELECT max(id) FROM {table} WHERE version = %s"
+                         " AND outcome = 'running' AND host = %s AND pid = %s)"), (
+            outcome, error, steps_done, version, host, pid)
 
     def finish(self, cursor, row_id, outcome, error=None, steps_done=None):
         cursor.execute(*self.finish_sql(row_id, outcome, error, steps_done))

@@ -585,13 +585,13 @@ def _lost(script, plan, runner, error, applied):
     reason = re.sub(r"^(FATAL|ERROR|PANIC):\s+", "", text[0].strip())
     if plan.mode == TRANSACTION:
         if isinstance(error, ScriptFailed) or (isinstance(error, psycopg2.Error)
-                                               and runner._steps_done == 0
+                                               and runner.steps_done == 0
                                                and not isinstance(error, BookkeepingFailed)):
             known = "it ran in one transaction, which was not committed"
         else:
             known = "it ran in one transaction; whether its COMMIT reached the server the history tells"
     else:
-        done = runner._steps_done
+        done = runner.steps_done
         known = ("it runs in %d steps outside a transaction: %d committed before the fault (the step "
                  "running then may have completed too)" % (len(plan.steps), done))
     before = ("; %s applied before it stay%s applied" % (
@@ -612,20 +612,15 @@ def _record_interrupted(params, script, plan, runner, who):
         outcome, error = "interrupted", "interrupted (Ctrl-C or SIGTERM); rolled back"
     else:
         outcome, error = "failed", "interrupted (Ctrl-C or SIGTERM) after %d of %d steps" % (
-            runner._steps_done, len(plan.steps))
-    os_user, host, pid = who
+            runner.steps_done, len(plan.steps))
     try:
         connection = conn.connect(dict(params, connect_timeout=5))
     except (MigrationError, psycopg2.Error, KeyboardInterrupt):
         return
     try:
-        query, args = runner.history.finish_sql(0, outcome, error, steps_done=runner._steps_done)
         with connection.cursor() as cursor:
-            cursor.execute(query.as_string(connection).replace(
-                "WHERE id = %s", "WHERE id = (SELECT max(id) FROM %s WHERE version = %%s AND"
-                " outcome = 'running' AND host = %%s AND pid = %%s)"
-                % runner.history.table.as_string(connection)),
-                args[:-1] + (script.version, host, pid))
+            cursor.execute(*runner.history.finish_running_sql(script.version, who, outcome, error,
+                                                              steps_done=runner.steps_done))
     except (psycopg2.Error, KeyboardInterrupt) as failure:
         log.info("could not record the interrupted attempt: %s", str(failure).strip())
     finally:

@@ -183,6 +183,11 @@ class ScriptRunner:
                 raise self._interrupted(cursor, script, plan, row_id)
         return row_id
 
+    @property
+    def steps_done(self):
+        """Steps of the script being run that are committed (for what a fault leaves behind)."""
+        return self._steps_done
+
     def _interrupted(self, cursor, script, plan, row_id):
         """Ctrl-C (the statement was cancelled on the server): record and say what is true."""
         done = self._steps_done
@@ -372,7 +377,8 @@ class ScriptRunner:
                     failure = _sqlstate_failure(script, text, error, step.start, consequence)
                 self._record_failure(cursor, row_id, str(failure), number - 1)
                 raise failure
-            self._steps_done = number if not step.transactional else self._steps_done
+            if not step.transactional:  # committed by itself, whatever the bookkeeping does next
+                self._steps_done = number
             # Bookkeeping with the tool's role and settings, the script's session kept.
             suffix = sql.SQL("; COMMIT") if step.transactional else sql.SQL("")
             self._bookkeeping(cursor, script, row_id,
