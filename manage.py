@@ -1,17 +1,21 @@
 #!/usr/bin/env python
 """Run `python manage.py --help` for the commands."""
-import os
-import signal
+try:  # first, so a Ctrl-C in the milliseconds before the handler below is in place is caught too
+    import os
+    import signal
 
+    def _interrupted_while_starting(signum, frame):
+        """Ctrl-C before a command runs (Python is still importing): one line, nothing was done."""
+        os.write(2, b"interrupted while starting; nothing was done\n")
+        os._exit(130)
 
-def _interrupted_while_starting(signum, frame):
-    """Ctrl-C before a command runs (Python is still importing): one line, nothing was done."""
+    _interrupted_while_starting.while_starting = True  # the commands put Python's handler back
+    signal.signal(signal.SIGINT, _interrupted_while_starting)  # before the imports: they take a while
+except KeyboardInterrupt:
+    import os
+
     os.write(2, b"interrupted while starting; nothing was done\n")
     os._exit(130)
-
-
-_interrupted_while_starting.while_starting = True  # the commands put Python's handler back
-signal.signal(signal.SIGINT, _interrupted_while_starting)  # first: imports take a while
 
 from myapp import __db_version__, create_app
 from myapp.migrate import Migrator
