@@ -1,5 +1,6 @@
 """Where the database is: DATABASE_URL, the recipe's DB_* settings, or the embedded default."""
 import os
+import sys
 
 try:
     from urllib.parse import quote
@@ -36,10 +37,35 @@ def url_from_settings(environ):
     return "postgresql+psycopg2://%s%s%s/%s" % (credentials, host, ":" + port if port else "", name)
 
 
-def database_url(instance_path, environ=os.environ):
+# Commands that never touch the app's own database: they get the URLs they work on as
+# options (diff_schema) or make scratch databases (make_migration, check_migrations).
+# For them no embedded server is started.
+WITHOUT_APP_DATABASE = {"diff_schema", "make_migration", "check_migrations"}
+# The URL the app gets then: never connected to; a use would fail to connect, not start a server.
+UNUSED_URL = "postgresql+psycopg2://unused@/unused?host=/nonexistent-no-app-database"
+_FLASK_OPTIONS_WITH_VALUES = {"-A", "--app", "-e", "--env-file"}
+
+
+def running_command(argv=None):
+    """The command `manage.py` or `flask` was asked to run (dashes as underscores), or None."""
+    argv = sys.argv if argv is None else argv
+    skip = False
+    for argument in argv[1:]:
+        if skip:
+            skip = False
+        elif argument in _FLASK_OPTIONS_WITH_VALUES:
+            skip = True
+        elif not argument.startswith("-"):
+            return argument.replace("-", "_")
+    return None
+
+
+def database_url(instance_path, environ=os.environ, argv=None):
     url = environ.get("DATABASE_URL") or url_from_settings(environ)
     if url:
         return normalise_url(url)
+    if running_command(argv) in WITHOUT_APP_DATABASE:
+        return UNUSED_URL
     from .embedded import start_embedded
     return start_embedded(os.path.join(instance_path, "pgdata"), "myapp")
 

@@ -5,6 +5,7 @@ catalog and history before and after. Server faults and Ctrl-C: test_server_faul
 """
 import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 import sys
 import uuid
 
@@ -314,28 +315,36 @@ def test_no_error_path_prints_the_password(database, password_role, tmp_path):
         "postgresql://someone:%s@Se@127.0.0.1:1/nowhere" % marker,
         with_password,
     ]
-    runs = []
+    calls = []  # (args, env, input, python -m flask?)
     for url in urls:
         env = {"DATABASE_URL": url}
-        runs.append(run_manage(REPO_ROOT, ["migrate_tables", "--yes"], database, env=env))
-        runs.append(run_manage(REPO_ROOT, ["migrate_tables"], database, env=env, input="n\n"))
-        runs.append(run_manage(REPO_ROOT, ["migrate_tables", "--dry-run"], database, env=env))
-        runs.append(run_manage(REPO_ROOT, ["migrate_status"], database, env=env))
-        runs.append(run_manage(REPO_ROOT, ["migrate_status", "--json"], database, env=env))
+        calls.append((["migrate_tables", "--yes"], env, "", False))
+        calls.append((["migrate_tables"], env, "n\n", False))
+        calls.append((["migrate_tables", "--dry-run"], env, "", False))
+        calls.append((["migrate_status"], env, "", False))
+        calls.append((["migrate_status", "--json"], env, "", False))
         # Flask 0.12 cannot load the app factory (test_flask_cli covers it with an instance);
         # the flask command's paths are checked on the stacks with Flask 1.0 and later.
         for args in (["migrate-tables", "--yes"], ["migrate-status", "--json"]) if FLASK_MAJOR >= 1 else ():
-            environment = _environment(database, dict(env, FLASK_APP="myapp"))
-            runs.append(subprocess.run([sys.executable, "-m", "flask"] + args, cwd=REPO_ROOT,
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                       universal_newlines=True, env=environment, timeout=120))
+            calls.append((args, dict(env, FLASK_APP="myapp"), "", True))
     for url in urls[:1] + [with_password, "postgresql//x:%s@h/d" % marker]:
         env = {"DATABASE_URL": good, "MIGRATION_DATABASE_URL": url}
-        runs.append(run_manage(REPO_ROOT, ["migrate_tables"], database, env=env, input="n\n"))
-        runs.append(run_manage(REPO_ROOT, ["migrate_status", "--json"], database, env=env))
+        calls.append((["migrate_tables"], env, "n\n", False))
+        calls.append((["migrate_status", "--json"], env, "", False))
     env = {"DATABASE_URL": "", "DB_NAME": database.name, "DB_USER": role, "DB_PASSWORD": marker,
            "DB_HOST": params["host"], "DB_PORT": str(params.get("port", 5432))}
-    runs.append(run_manage(REPO_ROOT, ["migrate_tables", "--yes"], database, env=env))
+    calls.append((["migrate_tables", "--yes"], env, "", False))
+
+    def call(args, env, input, flask):
+        if not flask:
+            return run_manage(REPO_ROOT, args, database, env=env, input=input)
+        return subprocess.run([sys.executable, "-m", "flask"] + args, cwd=REPO_ROOT, input=input,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                              env=_environment(database, env), timeout=120)
+
+    # Some 80 processes that only read: a few at a time (each is mostly Python's start-up).
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        runs = list(pool.map(lambda c: call(*c), calls))
 
     for run in runs:
         output = run.stdout + run.stderr

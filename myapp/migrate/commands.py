@@ -12,14 +12,12 @@ import psycopg2
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from .authoring import Progress, Scratch, compare, make_migration, version_line
 from .errors import (EXIT_INTERRUPTED, EXIT_OK, INTERRUPTED, CheckFailed, MigrationError, NoAnswer,
                      database_failure)
 from .lockwait import (DEFAULT_DDL_LOCK_TIMEOUT, DEFAULT_DDL_RETRIES, command_ended,
                        command_started, policy)
 from .migrator import DEFAULT_LOCK_TIMEOUT
 from .report import Reporter, confirmation, show_status
-from .schema_diff import schema_diff
 
 try:
     from flask_script import Command, Manager, Option, prompt_bool
@@ -131,7 +129,9 @@ class MigrateStatus(Command):
                            as_json, check)
 
 
-class _PrintedProgress(Progress):
+class _PrintedProgress:
+    """authoring.Progress that prints each step."""
+
     def step(self, message):
         print(message)
         sys.stdout.flush()
@@ -168,6 +168,8 @@ class MakeMigration(Command):
 
     @exit_on_error
     def run(self, message=None, scratch_url=None):
+        from .authoring import make_migration, version_line  # the authoring extra, only here
+        from .scratch import Scratch
         try:
             with Scratch(scratch_url) as scratch:
                 draft = make_migration(self.migrator, scratch, message, _PrintedProgress())
@@ -215,6 +217,8 @@ class CheckMigrations(Command):
 
     @exit_on_error
     def run(self, scratch_url=None):
+        from .authoring import compare
+        from .scratch import Scratch
         try:
             with Scratch(scratch_url) as scratch:
                 comparison = compare(self.migrator, scratch, _PrintedProgress())
@@ -244,6 +248,7 @@ class DiffSchema(Command):
 
     @exit_on_error
     def run(self, source, target):
+        from .schema_diff import schema_diff
         sql = schema_diff(source, target)
         print(sql if sql else "-- the schemas are identical", end="" if sql else "\n")
         return EXIT_OK
