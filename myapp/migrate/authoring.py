@@ -3,8 +3,10 @@
 Two scratch databases: A gets every script up to `__db_version__`, run by the
 project's own runner (`Migrator.migrate`, nothing copied); B gets the models'
 schema (`db.metadata.create_all`, so DDL events run too) plus the runner's own
-bookkeeping tables, which every migrated database has. The diff engine
-(`schema_diff.py`) gives the SQL that turns A into B.
+bookkeeping tables, which every migrated database has. generate.py gives the
+SQL that turns A into B (the diff engine's, and what it does not write), and
+snapshot.py compares A and B on its own, so nothing is called the same that
+the catalogs tell apart.
 
     compare()          build A and B on a Scratch (scratch.py) and diff them
     make_migration()   write v{N+1}_{slug}.sql from that diff, after applying it to A
@@ -38,13 +40,16 @@ from . import connection as conn
 from .errors import Interrupted, MigrationError, UsageError
 from .history import History
 from .migrator import Migrator
-from .schema_diff import engine_name, require_engine, schema_diff
+from .generate import generate
+from .schema_diff import engine_name, require_engine
+from .snapshot import compare as compare_schemas
+from .snapshot import describe, failures
 from .statements import split_statements
 
 log = logging.getLogger("myapp.migrate")
 
 
-Comparison = namedtuple("Comparison", "version scripts sql source_url target_url seconds")
+Comparison = namedtuple("Comparison", "version scripts sql source_url target_url seconds missed notes")
 Mark = namedtuple("Mark", "line statement reason")
 Draft = namedtuple("Draft", "path version statements marks problems seconds")
 
@@ -84,10 +89,16 @@ def app_on(db, url):
 # -- building and comparing ------------------------------------------------------
 
 
-def compare(migrator, scratch, progress=None):
-    """Build A from the migrations and B from the models on `scratch`; diff them.
+LABELS = ("the migrations", "the models")
 
-    Returns a Comparison whose `sql` turns A into B ("" when they agree).
+
+def compare(migrator, scratch, progress=None):
+    """Build A from the migrations and B from the models on `scratch`; diff and compare them.
+
+    Returns a Comparison whose `sql` turns A into B ("" when none is written),
+    `missed` the lines for what the catalogs still tell apart that `sql` does
+    not address (only when `sql` is ""), and `notes` what differs but is not a
+    failure (column order).
     """
     require_engine()
     progress = progress or Progress()
@@ -97,12 +108,17 @@ def compare(migrator, scratch, progress=None):
     target_url = scratch.create_database("models")
     build_from_migrations(migrator, source_url)
     build_from_models(migrator, target_url)
-    sql = schema_diff(source_url, target_url)
+    sql = generate(source_url, target_url,
+                   labels=["the database the migrations give", "the models' database"]).sql
+    differences = compare_schemas(source_url, target_url)
+    missed = [] if sql else [describe(d, *LABELS) for d in failures(differences)]
+    notes = [describe(d, *LABELS) for d in differences if d not in failures(differences)]
     seconds = time.monotonic() - started
     progress.step("Built version %d from %d script%s and from the models on %s in %.1fs" % (
         migrator.code_version, len(scripts), "" if len(scripts) == 1 else "s", scratch.describe(),
         seconds))
-    return Comparison(migrator.code_version, scripts, sql, source_url, target_url, seconds)
+    return Comparison(migrator.code_version, scripts, sql, source_url, target_url, seconds, missed,
+                      notes)
 
 
 def build_from_migrations(migrator, url):
@@ -166,11 +182,11 @@ def make_migration(migrator, scratch, message=None, progress=None, now=None):
 
     comparison = compare(migrator, scratch, progress)
     if not comparison.sql:
-        return Draft(None, version, 0, [], [], time.monotonic() - started)
+        return Draft(None, version, 0, [], comparison.missed, time.monotonic() - started)
 
     marks = destructive(comparison.sql, column_types(comparison.source_url))
     body = annotate(comparison.sql, marks)
-    text = header(name, comparison.version, now) + "\n" + body
+    text = header(name, comparison.version, now) + notes_comment(comparison.notes) + "\n" + body
     problems = check_draft(migrator, comparison, name, text)
     if problems:
         text += "\n" + problems_comment(comparison.version, problems)
@@ -217,8 +233,10 @@ def check_draft(migrator, comparison, name, text):
                 return ["applying it to version %d failed: %s" % (comparison.version, error)]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    rest = schema_diff(comparison.source_url, comparison.target_url)
-    return rest.splitlines() if rest else []
+    rest = generate(comparison.source_url, comparison.target_url).sql
+    still = [describe(d, *LABELS) for d in failures(
+        compare_schemas(comparison.source_url, comparison.target_url))]
+    return (rest.splitlines() if rest else []) + still
 
 
 def _link_or_copy(source, destination):
@@ -226,6 +244,14 @@ def _link_or_copy(source, destination):
         os.symlink(os.path.abspath(source), destination)
     except OSError:
         shutil.copyfile(source, destination)
+
+
+def notes_comment(notes):
+    """Differences the script leaves as they are, on purpose, said in its header."""
+    if not notes:
+        return ""
+    return "".join("-- Note: %s (PostgreSQL adds a column at the end; the order is left as "
+                   "it is)\n" % note for note in notes)
 
 
 def problems_comment(version, problems):

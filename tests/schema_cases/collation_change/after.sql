@@ -1,0 +1,1 @@
+CREATE TABLE label (a text COLLATE "C", b text, c text COLLATE "POSIX");

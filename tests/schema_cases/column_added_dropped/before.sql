@@ -1,0 +1,1 @@
+CREATE TABLE profile (id integer PRIMARY KEY, nickname text, age integer);

@@ -1,0 +1,4 @@
+CREATE TABLE customer (
+    id integer PRIMARY KEY,
+    last_name text NOT NULL
+);

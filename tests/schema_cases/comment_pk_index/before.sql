@@ -1,0 +1,1 @@
+CREATE TABLE node (id integer PRIMARY KEY, parent integer);

@@ -1,0 +1,1 @@
+CREATE TABLE job (id serial PRIMARY KEY, name text);

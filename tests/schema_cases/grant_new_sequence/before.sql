@@ -1,0 +1,4 @@
+-- roles: sc_reader sc_writer
+CREATE TABLE document (
+    id integer PRIMARY KEY
+);

@@ -1,0 +1,2 @@
+-- roles: sc_reader sc_writer
+CREATE TABLE existing (id integer);

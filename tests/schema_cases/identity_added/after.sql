@@ -1,0 +1,1 @@
+CREATE TABLE place (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text);

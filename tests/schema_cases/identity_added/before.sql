@@ -1,0 +1,1 @@
+CREATE TABLE place (id integer NOT NULL PRIMARY KEY, name text);

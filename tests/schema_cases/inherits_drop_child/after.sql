@@ -1,0 +1,4 @@
+CREATE TABLE log_entry (
+    id integer NOT NULL,
+    message text
+);

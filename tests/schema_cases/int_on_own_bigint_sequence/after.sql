@@ -1,0 +1,4 @@
+CREATE TABLE counter (
+    id serial PRIMARY KEY,
+    label text
+);

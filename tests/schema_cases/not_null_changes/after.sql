@@ -1,0 +1,1 @@
+CREATE TABLE contact (id integer PRIMARY KEY, name text NOT NULL, email text NOT NULL, phone text);

@@ -1,0 +1,1 @@
+CREATE TABLE rect (w numeric, h numeric, area numeric);

@@ -1,0 +1,2 @@
+CREATE TABLE client (id integer PRIMARY KEY, fullname text);
+CREATE TABLE zone (id integer PRIMARY KEY);

@@ -1,0 +1,3 @@
+CREATE SCHEMA legacy;
+CREATE TABLE legacy.thing (id integer);
+CREATE TABLE public.keep (id integer);

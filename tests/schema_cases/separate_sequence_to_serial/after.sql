@@ -1,0 +1,1 @@
+CREATE TABLE gamma (id bigserial PRIMARY KEY, v text);

@@ -1,0 +1,2 @@
+CREATE SEQUENCE order_number_seq;
+SELECT setval('order_number_seq', 5);

@@ -1,0 +1,1 @@
+CREATE TABLE member (id serial PRIMARY KEY, name text);

@@ -1,0 +1,1 @@
+CREATE TABLE alpha (id serial PRIMARY KEY, v text);

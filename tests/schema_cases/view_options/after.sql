@@ -1,0 +1,3 @@
+CREATE TABLE doc (id integer PRIMARY KEY, owner text, body text);
+CREATE VIEW my_docs WITH (security_barrier) AS SELECT id, owner, body FROM doc WHERE owner = current_user
+    WITH LOCAL CHECK OPTION;

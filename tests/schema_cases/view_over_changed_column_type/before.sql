@@ -1,0 +1,2 @@
+CREATE TABLE metric (id integer PRIMARY KEY, value integer);
+CREATE VIEW big_metric AS SELECT id, value FROM metric WHERE value > 100;
