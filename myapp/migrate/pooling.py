@@ -13,6 +13,8 @@ The fix is a direct (or session-pooled) URL for the migration's own
 connection, `MIGRATION_DATABASE_URL` (as Prisma's `directUrl`); it must reach
 the same database as the app's URL, which the version row is written through.
 """
+import time
+
 from .errors import ConfigurationError
 
 NOT_A_SESSION = (
@@ -28,18 +30,23 @@ def _backend_pid(connection):
         return cursor.fetchone()[0]
 
 
-ROUNDS = 5
+ROUNDS = 16
+PAUSE = 0.0005  # between rounds, so they do not all fall into one lucky moment of the pool
 
 
 def check_stable_session(connection, backend_pid, connect_again):
     """Raise ConfigurationError unless `connection` keeps one server process of its own.
 
-    A few rounds: on a pooler that other clients keep busy, one round can miss
-    (measured: 10-25% with one to four busy clients; none in five rounds).
+    Several rounds, once per run that changes something (about 10 ms): on a
+    pooler that other clients keep busy one round can miss (measured: 10-25%
+    with one to four busy clients), and five back-to-back rounds were once seen
+    to miss together on a loaded machine.
     """
     other = connect_again()
     try:
-        for _ in range(ROUNDS):
+        for round_ in range(ROUNDS):
+            if round_:
+                time.sleep(PAUSE)
             if _backend_pid(other) == backend_pid or _backend_pid(connection) != backend_pid:
                 raise ConfigurationError(NOT_A_SESSION)
     finally:
