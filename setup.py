@@ -27,6 +27,9 @@ MIGRATION_RUNTIME = [
 # a production install of the legacy stack does not carry it.
 AUTHORING = ["pgmig>=1.1,<2"]
 
+# `lint_migrations` runs squawk; the wheel carries squawk's binary and works offline.
+LINT = ["squawk-cli>=2.70,<3"]
+
 setup(
     name="myapp",
     version="0.1.0",
@@ -36,7 +39,8 @@ setup(
     install_requires=LEGACY_STACK + MIGRATION_RUNTIME,
     extras_require={
         "authoring": AUTHORING,
-        "test": AUTHORING + ["pytest>=7", "pytest-xdist>=3.5"],
+        "lint": LINT,
+        "test": AUTHORING + LINT + ["pytest>=7", "pytest-xdist>=3.5"],
         "bench": ["yoyo-migrations>=9,<10"],
     },
 )
