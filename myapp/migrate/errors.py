@@ -83,6 +83,16 @@ class LockWaitExhausted(MigrationError):
     exit_code = EXIT_LOCKED
 
 
+class BackupFailed(MigrationError):
+    """--backup could not make the backup (pg_dump failed, no such folder, ...); nothing was run."""
+
+    exit_code = EXIT_REFUSED
+
+
+class PgDumpTooOld(BackupFailed):
+    """--backup found no pg_dump at least as new as the server; nothing was run."""
+
+
 class BookkeepingFailed(MigrationError):
     """The tool could not record a script (lost lock, history changed by the script, ...)."""
 

@@ -17,8 +17,12 @@ APPLIED_OUTCOMES = ("applied", "baseline", "marked-applied", "accepted-change")
 
 COLUMNS = ("id", "version", "filename", "checksum", "mode", "outcome", "steps_done", "steps_total",
            "started_at", "finished_at", "duration_s", "error", "db_user", "os_user", "host", "pid",
-           "note")
+           "note", "backup")
 HistoryRow = namedtuple("HistoryRow", COLUMNS)
+
+# Columns added after the first release: a table made before them lacks them until a run
+# that needs one adds it (`History.create`); reads give NULL for them meanwhile.
+LATER_COLUMNS = {"backup": "text"}  # --backup's file, on every row a run with --backup writes
 
 _CREATE = """
 CREATE TABLE IF NOT EXISTS {table} (
@@ -38,7 +42,8 @@ CREATE TABLE IF NOT EXISTS {table} (
     os_user text,
     host text,
     pid integer,
-    note text
+    note text,
+    backup text
 )"""
 
 
@@ -51,6 +56,7 @@ class History:
         self.table = sql.Identifier(schema, table)
         self.table_name = table
         self.schema = schema
+        self.backup = None  # --backup's file: written on every row this run inserts
 
     def _sql(self, template):
         return sql.SQL(template).format(table=self.table)
@@ -61,18 +67,41 @@ class History:
                            (self.table.as_string(self.connection),))
             return cursor.fetchone()[0]
 
+    def later_columns(self):
+        """None when the table is missing; else which of LATER_COLUMNS it has."""
+        name = self.table.as_string(self.connection)
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_catalog.to_regclass(%s) IS NOT NULL, ARRAY(SELECT attname::text"
+                " FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.to_regclass(%s)"
+                " AND attname = ANY (%s) AND attnum > 0 AND NOT attisdropped)",
+                (name, name, sorted(LATER_COLUMNS)))
+            exists, present = cursor.fetchone()
+        return set(present) if exists else None
+
     def create(self):
-        """Create the table when it is missing; no DDL at all when it is there."""
-        if not self.exists():
-            with self.connection.cursor() as cursor:
+        """Create the table when it is missing; no DDL at all when it is there.
+
+        Except for a run with --backup (`self.backup` set) on a table made before the
+        `backup` column: that run adds it (the role must own the table: see
+        Migrator._check_privileges). Other runs leave an older table as it is.
+        """
+        present = self.later_columns()
+        with self.connection.cursor() as cursor:
+            if present is None:
                 cursor.execute(self._sql(_CREATE))
+            elif self.backup is not None and "backup" not in present:
+                cursor.execute(self._sql("ALTER TABLE {table} ADD COLUMN IF NOT EXISTS backup text"))
 
     def rows(self):
         """Every row, oldest first; no rows when the table does not exist yet."""
-        if not self.exists():
+        present = self.later_columns()
+        if present is None:
             return []
+        columns = [("NULL::%s AS %s" % (LATER_COLUMNS[c], c))
+                   if c in LATER_COLUMNS and c not in present else c for c in COLUMNS]
         with self.connection.cursor() as cursor:
-            cursor.execute(self._sql("SELECT %s FROM {table} ORDER BY id" % ", ".join(COLUMNS)))
+            cursor.execute(self._sql("SELECT %s FROM {table} ORDER BY id" % ", ".join(columns)))
             return [HistoryRow(*row) for row in cursor.fetchall()]
 
     def start(self, cursor, version, filename, checksum, mode, outcome, who, steps_total=None,
@@ -84,15 +113,22 @@ class History:
         does wait, flushes it too, as WAL is written in order.
         """
         os_user, host, pid = who
-        query = self._sql(
-            "INSERT INTO {table} (version, filename, checksum, mode, outcome, steps_total,"
-            " os_user, host, pid, note) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id")
+        values = (version, filename, checksum, mode, outcome, steps_total, os_user, host, pid, note)
+        if self.backup is None:  # no new column named: an older table takes the row as it is
+            query = self._sql(
+                "INSERT INTO {table} (version, filename, checksum, mode, outcome, steps_total,"
+                " os_user, host, pid, note) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id")
+        else:
+            query = self._sql(
+                "INSERT INTO {table} (version, filename, checksum, mode, outcome, steps_total,"
+                " os_user, host, pid, note, backup)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id")
+            values += (self.backup,)
         if not flush:
             query = sql.SQL("SET LOCAL synchronous_commit TO off; ") + query
         if before:  # statements the caller folds into this round trip
             query = sql.SQL(before) + query
-        cursor.execute(query,
-                       (version, filename, checksum, mode, outcome, steps_total, os_user, host, pid, note))
+        cursor.execute(query, values)
         return cursor.fetchone()[0]
 
     def record(self, version, filename, checksum, mode, outcome, who, note=None):

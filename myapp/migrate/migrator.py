@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm.attributes import set_committed_value
 
+from . import backup as backups
 from . import connection as conn
 from . import indexes, lockwait, pooling
 from .errors import (BookkeepingFailed, ConfigurationError, DatabaseFailure, Declined,
@@ -63,6 +64,14 @@ class Listener:
 
     def planned(self, database, current, target, pending):
         """What this run is about to do, before it asks and before it takes the lock."""
+        pass
+
+    def backing_up(self, database, version, path, pg_dump):
+        """--backup: pg_dump (backup.PgDump) starts writing the backup; it may take a while."""
+        pass
+
+    def backed_up(self, backup):
+        """--backup: the backup (backup.Backup) is written; no script has run yet."""
         pass
 
 
@@ -196,11 +205,13 @@ class Migrator:
         return to
 
     def migrate(self, to=None, confirm=None, lock_timeout=DEFAULT_LOCK_TIMEOUT, allow_changed=False,
-                retry=None, mark_applied=None, listener=None, policy=None):
+                retry=None, mark_applied=None, listener=None, policy=None, backup=None):
         """Bring the database to `to` (default: the code's version). Returns a Result.
 
         `policy` (lockwait.policy(...)) bounds the scripts' lock waits; default:
         --ddl-lock-timeout 2 s, 5 retries, no statement timeout.
+        `backup` (--backup): None for none, "" for the default path, or a path: a
+        pg_dump made under the lock before anything changes, when a script is to run.
         """
         listener = listener or Listener()
         policy = policy or lockwait.policy()
@@ -213,6 +224,9 @@ class Migrator:
             connection = locked.connection
             _, _, assessment = self._read(connection, locked.start, discovery.scripts, allow_changed)
             upcoming = [s for s in assessment.pending if s.version <= target]
+            # A pg_dump too old for the server is refused before the question, not after.
+            dump = backups.find_pg_dump(connection.server_version) \
+                if backup is not None and upcoming else None
             if upcoming:
                 # Said with --yes too, so that a deploy log tells what was migrated.
                 listener.planned(self.describe_database(), assessment.current, target, upcoming)
@@ -221,6 +235,8 @@ class Migrator:
             # Nothing to do needs no lock (and no check of the connection for it).
             if _nothing_to_do(assessment, target, retry, mark_applied):
                 self.target(to, assessment.current)
+                if backup is not None:
+                    listener.notice("no backup made (--backup): no script to run")
                 return Result(assessment.current, assessment.current, [], time.monotonic() - started)
             locked.lock(listener)
             # Read again under the lock: another server may have just migrated.
@@ -231,7 +247,12 @@ class Migrator:
             pending = [s for s in assessment.pending if s.version <= target]
             checked, plans = _preflight(pending, connection.server_version)
             policies = {s.version: _script_policy(s, policy) for s in pending}
-            self._check_privileges(connection, history, state)
+            to_run = [s for s in pending if mark_applied is None or s.version > mark_applied]
+            backing_up = backup is not None and bool(to_run)
+            self._check_privileges(connection, history, state, backup_column=backing_up)
+            if backup is not None:  # the database as it is before this run changes anything
+                history.backup = self._back_up(backup, locked, dump, assessment.current, to_run,
+                                               listener)
 
             history.create()
             version_row = self._version_row()
@@ -292,8 +313,12 @@ class Migrator:
                 current = script.version
         return Result(from_version, current, applied, time.monotonic() - started)
 
-    def _check_privileges(self, connection, history, state):
-        """Refuse in one line, before anything changes, when the role cannot keep the books."""
+    def _check_privileges(self, connection, history, state, backup_column=False):
+        """Refuse in one line, before anything changes, when the role cannot keep the books.
+
+        `backup_column`: this run records a --backup, so a history table made before the
+        `backup` column must get it (History.create), which only its owner may do.
+        """
         version_schema = self.version_model.__table__.schema or history.schema
         version_table = sql.Identifier(version_schema, self._version_table).as_string(connection)
         history_table = history.table.as_string(connection)
@@ -323,6 +348,14 @@ class Migrator:
                 if sequence and lacking("sequence", sequence, ["USAGE"]) \
                         and lacking("sequence", sequence, ["UPDATE"]):
                     missing.append("USAGE (or UPDATE) on %s" % sequence)
+                if backup_column and "backup" not in (history.later_columns() or ()):
+                    cursor.execute("SELECT pg_catalog.pg_has_role(relowner, 'USAGE') FROM"
+                                   " pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass(%s)",
+                                   (history_table,))
+                    if not cursor.fetchone()[0]:
+                        missing.append("ownership of %s, to add its column backup for --backup "
+                                       "(or add it once as its owner: ALTER TABLE %s ADD COLUMN "
+                                       "backup text)" % (shown[history_table], history_table))
             elif lacking("schema", history.schema, ["CREATE"]):
                 missing.append("CREATE on schema %s (to create %s)" % (history.schema, shown[history_table]))
             if state.version_table:
@@ -339,6 +372,34 @@ class Migrator:
             raise ConfigurationError(
                 "the role %s lacks %s; nothing was changed; grant it (README, \"Promises\") or "
                 "migrate as a role that has it" % (role, "; ".join(missing)))
+
+    def _back_up(self, requested, locked, dump, version, to_run, listener):
+        """--backup under the lock, before anything changes: the file's path, or None.
+
+        No script to run (another server just migrated, or only bookkeeping to
+        repair) means nothing to back up. `dump` was chosen before the prompt.
+        """
+        if not to_run:
+            listener.notice("no backup made (--backup): no script to run")
+            return None
+        dump = dump or backups.find_pg_dump(locked.connection.server_version)
+        database = backups.database_name(locked.params)
+        path, folder = backups.resolve(requested, current_app.instance_path, database, version)
+        made = backups.make(locked.params, path, folder, dump, version,
+                            lambda: listener.backing_up(database, version, path, dump))
+        listener.backed_up(made)
+        return made.path
+
+    def backup_preview(self, requested, version):
+        """--dry-run --backup: (path, backup.PgDump) of the backup a run would make now.
+
+        Refuses (PgDumpTooOld) as the run would; creates nothing.
+        """
+        with self._connection() as (connection, _, params):
+            dump = backups.find_pg_dump(connection.server_version)
+        path, _ = backups.resolve(requested, current_app.instance_path,
+                                  backups.database_name(params), version)
+        return path, dump
 
     def _commit_version(self, version_row, version, flush=True):
         """The recipe's Version row set to N and committed through `db.session`, after each script.
@@ -524,7 +585,7 @@ def _history_entry(row):
         "mode": row.mode, "started_at": row.started_at.isoformat() if row.started_at else None,
         "duration_s": round(row.duration_s, 3) if row.duration_s is not None else None,
         "db_user": row.db_user, "os_user": row.os_user, "host": row.host, "error": row.error,
-        "note": row.note,
+        "note": row.note, "backup": row.backup,
     }
 
 
