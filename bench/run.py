@@ -1017,7 +1017,9 @@ def workload_live(server, tmp, psql, hold, clients, rows, reps):
 
 # -- the machine and the table ----------------------------------------------------
 
-def machine(server):
+def host_info(packages=()):
+    """The machine and the checkout: Python, platform, CPU, cores, load, commit, the given
+    distributions' versions and the date."""
     info = {"python": platform.python_version(), "platform": platform.platform()}
     try:
         with open("/proc/cpuinfo") as handle:
@@ -1027,18 +1029,9 @@ def machine(server):
         info["cpu"] = platform.processor() or "?"
     info["cores"] = os.cpu_count()
     try:
-        with open("/proc/meminfo") as handle:
-            kb = int(re.search(r"MemTotal:\s*(\d+)", handle.read()).group(1))
-        info["ram"] = "%.1f GiB" % (kb / 1024 / 1024)
-    except (OSError, AttributeError):
-        info["ram"] = "?"
-    try:
         info["load"] = "%.2f %.2f %.2f" % os.getloadavg()
     except OSError:
         info["load"] = "?"
-    info["postgresql"] = server.scalar("SHOW server_version")
-    info["server"] = "%s; fsync=%s, synchronous_commit=%s" % (
-        server.origin, server.scalar("SHOW fsync"), server.scalar("SHOW synchronous_commit"))
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -1050,8 +1043,7 @@ def machine(server):
     except OSError:
         info["commit"] = "?"
     versions = []
-    for dist in ("Flask", "Flask-Script", "Flask-SQLAlchemy", "SQLAlchemy", "psycopg2-binary",
-                 "pglast", "yoyo-migrations"):
+    for dist in packages:
         try:
             from importlib.metadata import version
             versions.append("%s %s" % (dist, version(dist)))
@@ -1059,6 +1051,21 @@ def machine(server):
             pass
     info["packages"] = ", ".join(versions)
     info["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return info
+
+
+def machine(server):
+    info = host_info(("Flask", "Flask-Script", "Flask-SQLAlchemy", "SQLAlchemy", "psycopg2-binary",
+                      "pglast", "yoyo-migrations"))
+    try:
+        with open("/proc/meminfo") as handle:
+            kb = int(re.search(r"MemTotal:\s*(\d+)", handle.read()).group(1))
+        info["ram"] = "%.1f GiB" % (kb / 1024 / 1024)
+    except (OSError, AttributeError):
+        info["ram"] = "?"
+    info["postgresql"] = server.scalar("SHOW server_version")
+    info["server"] = "%s; fsync=%s, synchronous_commit=%s" % (
+        server.origin, server.scalar("SHOW fsync"), server.scalar("SHOW synchronous_commit"))
     return info
 
 
@@ -1101,14 +1108,30 @@ def write_results(path, info, rows, argv):
         format_table(rows),
         END_MARK,
     ])
+    replace_block(path, block, "# Benchmark results\n", BEGIN_MARK, END_MARK)
+
+
+def show(info, rows, json_path, machine_text, table_text):
+    """Print the machine and the table; write both as JSON to `json_path` when given."""
+    print(machine_text(info))
+    print()
+    print(table_text(rows))
+    if json_path:
+        with open(json_path, "w") as handle:
+            json.dump({"machine": info, "rows": rows}, handle, indent=2, default=str)
+
+
+def replace_block(path, block, intro, begin_mark, end_mark):
+    """Write `block` (which starts with begin_mark and ends with end_mark) into the file at
+    `path` in place of the one there, keeping the hand-written text around it."""
     if os.path.exists(path):
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     else:
-        text = "# Benchmark results\n\n%s\n%s\n" % (BEGIN_MARK, END_MARK)
-    if BEGIN_MARK in text and END_MARK in text:
-        start = text.index(BEGIN_MARK)
-        end = text.index(END_MARK) + len(END_MARK)
+        text = intro + "\n%s\n%s\n" % (begin_mark, end_mark)
+    if begin_mark in text and end_mark in text:
+        start = text.index(begin_mark)
+        end = text.index(end_mark) + len(end_mark)
         text = text[:start] + block + text[end:]
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
@@ -1184,12 +1207,7 @@ def main(argv=None):
         shutil.rmtree(tmp, ignore_errors=True)
         server.close()
 
-    print(format_machine(info))
-    print()
-    print(format_table(rows))
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump({"machine": info, "rows": rows}, handle, indent=2, default=str)
+    show(info, rows, args.json, format_machine, format_table)
     if args.write_results:
         write_results(args.write_results, info, rows, argv)
         log("wrote %s" % args.write_results)
