@@ -111,8 +111,9 @@ def compare(migrator, scratch, progress=None):
     sql = generate(source_url, target_url,
                    labels=["the database the migrations give", "the models' database"]).sql
     differences = compare_schemas(source_url, target_url)
-    missed = [] if sql else [describe(d, *LABELS) for d in failures(differences)]
-    notes = [describe(d, *LABELS) for d in differences if d not in failures(differences)]
+    real = failures(differences)
+    missed = [] if sql else [describe(d, *LABELS) for d in real]
+    notes = [describe(d, *LABELS) for d in differences if d not in real]
     seconds = time.monotonic() - started
     progress.step("Built version %d from %d script%s and from the models on %s in %.1fs" % (
         migrator.code_version, len(scripts), "" if len(scripts) == 1 else "s", scratch.describe(),
@@ -267,21 +268,14 @@ def problems_comment(version, problems):
 
 def column_types(url):
     """{(schema, table, column): (type name, modifiers, is_array)} of the tables at `url`."""
-    params = conn.connect_params(make_url(url))
-    connection = conn.connect(params)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT n.nspname, c.relname, a.attname, t.typname, a.atttypmod,"
-                " coalesce(e.typname, '') FROM pg_attribute a"
-                " JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
-                " JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_type e ON e.oid = t.typelem"
-                " AND t.typcategory = 'A'"
-                " WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped"
-                " AND n.nspname NOT IN ('pg_catalog', 'information_schema')")
-            rows = cursor.fetchall()
-    finally:
-        connection.close()
+    rows = conn.read_rows(url, {"columns": (
+        "SELECT n.nspname, c.relname, a.attname, t.typname, a.atttypmod,"
+        " coalesce(e.typname, '') FROM pg_attribute a"
+        " JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_type e ON e.oid = t.typelem"
+        " AND t.typcategory = 'A'"
+        " WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped"
+        " AND n.nspname NOT IN ('pg_catalog', 'information_schema')")})["columns"]
     types = {}
     for schema, table, column, typname, typmod, element in rows:
         name = element or typname

@@ -97,3 +97,20 @@ def connect(params):
             params.get("dbname", "?"), host, mask_text(reason)))
     connection.autocommit = True
     return connection
+
+
+def read_rows(url, queries):
+    """{name: rows} of each query in `queries` ({name: SQL}), run on one read-only connection
+    to the database at `url` (a URL string, password and all)."""
+    from sqlalchemy.engine.url import make_url
+    connection = connect(connect_params(make_url(url)))
+    try:
+        connection.set_session(readonly=True)
+        found = {}
+        with connection.cursor() as cursor:
+            for name, query in queries.items():
+                cursor.execute(query)
+                found[name] = cursor.fetchall()
+        return found
+    finally:
+        connection.close()

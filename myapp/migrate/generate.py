@@ -9,8 +9,6 @@ databases independently of all three.
 """
 from collections import namedtuple
 
-from sqlalchemy.engine.url import make_url
-
 from . import connection as conn
 from .errors import UsageError
 from .repair import repair
@@ -43,19 +41,12 @@ def refuse_unsupported(*urls, labels=None):
     """
     labels = labels or ["the %s database" % n for n in ("first", "second", "third")]
     for url, label in zip(urls, labels):
-        connection = conn.connect(conn.connect_params(make_url(url)))
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(_INHERITANCE)
-                found = cursor.fetchone()
-            connection.rollback()
-        finally:
-            connection.close()
+        found = conn.read_rows(url, {"inherits": _INHERITANCE})["inherits"]
         if found:
             raise Unsupported(
                 "table %s inherits from %s (INHERITS) in %s: generated migrations do not support "
                 "table inheritance (partitioned tables are fine); write this migration by hand"
-                % (found[0], found[1], label))
+                % (found[0][0], found[0][1], label))
 
 
 def generate(source_url, target_url, labels=None):

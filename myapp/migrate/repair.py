@@ -24,7 +24,6 @@ import re
 
 from pglast import ast, parse_sql
 from pglast.enums import AlterTableType, ObjectType
-from sqlalchemy.engine.url import make_url
 
 from . import connection as conn
 from .statements import split_statements
@@ -72,27 +71,13 @@ _QUERIES = {
 }
 
 
-def _read(url):
-    connection = conn.connect(conn.connect_params(make_url(url)))
-    try:
-        connection.set_session(readonly=True)
-        found = {}
-        with connection.cursor() as cursor:
-            for name, query in _QUERIES.items():
-                cursor.execute(query)
-                found[name] = cursor.fetchall()
-        return found
-    finally:
-        connection.close()
-
-
-def _plain(name):
+def plain(name):
     """`"x"."data"` and x.data alike: a name to compare, quotes left out."""
     return name.replace('"', "")
 
 
 def _range_name(relation):
-    return _plain("%s.%s" % (relation.schemaname or "public", relation.relname))
+    return plain("%s.%s" % (relation.schemaname or "public", relation.relname))
 
 
 def repair(engine_sql, source_url, target_url):
@@ -100,14 +85,14 @@ def repair(engine_sql, source_url, target_url):
     if not engine_sql.strip():
         return engine_sql
     statements = [s.text.strip() for s in split_statements(engine_sql, "the generated script")]
-    source, target = _read(source_url), _read(target_url)
+    source, target = conn.read_rows(source_url, _QUERIES), conn.read_rows(target_url, _QUERIES)
     statements = _extension_versions(statements, dict(target["extensions"]))
     statements = _enum_casts(statements, source, target)
     statements = _raised_minimums(statements, dict(source["sequences"]))
     statements = _detach_first(statements)
     statements = _dependent_views(statements, source, target)
     statements = _left_over_sequences(statements, source, target)
-    statements = _populated(statements, {_plain(name) for name, populated in target["matviews"]
+    statements = _populated(statements, {plain(name) for name, populated in target["matviews"]
                                          if populated})
     return "\n".join(s if s.endswith(";") else s + ";" for s in statements) + "\n"
 
@@ -134,9 +119,9 @@ def _extension_versions(statements, versions):
 
 
 def _enum_casts(statements, source, target):
-    old_columns = {(_plain(table), column): (is_enum, has_default)
+    old_columns = {(plain(table), column): (is_enum, has_default)
                    for table, column, is_enum, has_default in source["columns"]}
-    enums = {_plain(name) for (name,) in target["enums"]}
+    enums = {plain(name) for (name,) in target["enums"]}
     result = []
     for statement in statements:
         node = _node(statement)
@@ -144,13 +129,12 @@ def _enum_casts(statements, source, target):
             command = node.cmds[0]
             if command.subtype == AlterTableType.AT_AlterColumnType:
                 table = _range_name(node.relation)
-                new_type = _plain(".".join(n.sval for n in command.def_.typeName.names))
+                new_type = plain(".".join(n.sval for n in command.def_.typeName.names))
                 is_enum, has_default = old_columns.get((table, command.name), (False, False))
                 if is_enum and (new_type in enums or "public." + new_type in enums):
                     if has_default:
                         result.append('ALTER TABLE %s ALTER COLUMN "%s" DROP DEFAULT;' % (
-                            ".".join('"%s"' % part for part in table.split(".", 1)),
-                            command.name.replace('"', '""')))
+                            _quoted(table), command.name.replace('"', '""')))
                     statement = re.sub(r"(USING\s+(?:\"(?:[^\"]|\"\")+\"|\w+))::", r"\1::text::",
                                        statement, count=1)
         result.append(statement)
@@ -158,6 +142,7 @@ def _enum_casts(statements, source, target):
 
 
 def _raised_minimums(statements, minimums):
+    minimums = {plain(name): value for name, value in minimums.items()}
     result = []
     for statement in statements:
         node = _node(statement)
@@ -168,11 +153,10 @@ def _raised_minimums(statements, minimums):
                     value = getattr(option.arg, "ival", None)
                     if value is None:
                         value = int(getattr(option.arg, "fval", "0") or 0)
-                    if name in {_plain(k) for k in minimums} and value > dict(
-                            (_plain(k), v) for k, v in minimums.items())[name]:
+                    if name in minimums and value > minimums[name]:
                         literal = "'%s'" % name.replace("'", "''")
                         result.append("SELECT setval(%s, %d, false) FROM %s WHERE last_value < %d;" % (
-                            literal, value, ".".join('"%s"' % p for p in name.split(".", 1)), value))
+                            literal, value, _quoted(name), value))
         result.append(statement)
     return result
 
@@ -188,8 +172,11 @@ def _detach_first(statements):
     return detaches + [s for s in statements if not _is_detach(s)] if detaches else statements
 
 
-def dropped_relations(statements):
-    kinds = (ObjectType.OBJECT_TABLE, ObjectType.OBJECT_VIEW, ObjectType.OBJECT_MATVIEW)
+RELATIONS = (ObjectType.OBJECT_TABLE, ObjectType.OBJECT_VIEW, ObjectType.OBJECT_MATVIEW)
+
+
+def dropped_relations(statements, kinds=RELATIONS):
+    """(index, schema.name) of each object of `kinds` a DROP statement of `statements` drops."""
     dropped = []
     for index, statement in enumerate(statements):
         node = _node(statement)
@@ -197,7 +184,7 @@ def dropped_relations(statements):
             for names in node.objects:
                 names = names if isinstance(names, (tuple, list)) else (names,)
                 parts = [n.sval for n in names]
-                dropped.append((index, _plain(".".join(["public"] + parts if len(parts) == 1 else parts))))
+                dropped.append((index, plain(".".join(["public"] + parts if len(parts) == 1 else parts))))
     return dropped
 
 
@@ -218,13 +205,13 @@ def _dependent_views(statements, source, target):
         return statements
     uses = {}
     for view, used, _, _ in source["view_uses"]:
-        uses.setdefault(_plain(used), set()).add(_plain(view))
+        uses.setdefault(plain(used), set()).add(plain(view))
     already = {name for _, name in dropped}
     created = _created_relations(statements)
-    target_views = {_plain(view): (kind, definition) for view, kind, definition in target["views"]}
+    target_views = {plain(view): (kind, definition) for view, kind, definition in target["views"]}
     target_uses = {}
     for view, used, _, _ in target["view_uses"]:
-        target_uses.setdefault(_plain(view), set()).add(_plain(used))
+        target_uses.setdefault(plain(view), set()).add(plain(used))
 
     to_drop = []  # dependents first: each before what it reads
     inserted = {}
@@ -245,7 +232,7 @@ def _dependent_views(statements, source, target):
     if not to_drop:
         return statements
     result = []
-    kinds = {_plain(view): kind for view, _, kind, _ in source["view_uses"]}
+    kinds = {plain(view): kind for view, _, kind, _ in source["view_uses"]}
     for index, statement in enumerate(statements):
         for view in inserted.get(index, ()):
             result.append("DROP %s %s;" % ("MATERIALIZED VIEW" if kinds.get(view) == "m" else "VIEW",
@@ -273,17 +260,10 @@ def _left_over_sequences(statements, source, target):
     The engine drops the sequence itself when it drops the column or table
     (which takes an owned sequence along); for a column it keeps, it leaves it.
     """
-    kept = {_plain(name) for name, _ in target["sequences"]}
+    kept = {plain(name) for name, _ in target["sequences"]}
     dropped_tables = {name for _, name in dropped_relations(statements)}
-    dropped = set()
-    for statement in statements:
-        node = _node(statement)
-        if isinstance(node, ast.DropStmt) and node.removeType == ObjectType.OBJECT_SEQUENCE:
-            for names in node.objects:
-                names = names if isinstance(names, (tuple, list)) else (names,)
-                parts = [n.sval for n in names]
-                dropped.add(_plain(".".join(["public"] + parts if len(parts) == 1 else parts)))
-    owner = {_plain(name): _plain(table) for name, table in source["owned_sequences"]}
+    dropped = {name for _, name in dropped_relations(statements, (ObjectType.OBJECT_SEQUENCE,))}
+    owner = {plain(name): plain(table) for name, table in source["owned_sequences"]}
     result = list(statements)
     for sequence in sorted(set(owner) - kept - dropped):
         if owner[sequence] in dropped_tables:

@@ -18,10 +18,9 @@ is the baseline their grants are compared with.
 """
 from pglast import parse_sql
 from pglast.stream import RawStream
-from sqlalchemy.engine.url import make_url
 
 from . import connection as conn
-from .repair import dropped_relations
+from .repair import dropped_relations, plain
 from .statements import split_statements
 
 _USER_SCHEMAS = ("n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'")
@@ -165,22 +164,9 @@ _COMMENT_KEYWORDS = {
 }
 
 
-def _read(url):
-    connection = conn.connect(conn.connect_params(make_url(url)))
-    try:
-        connection.set_session(readonly=True)
-        with connection.cursor() as cursor:
-            found = {}
-            for name, query in (("grants", _GRANTS), ("comments", _COMMENTS), ("objects", _OBJECTS),
-                                ("statistics", _STATISTICS), ("cluster", _CLUSTER),
-                                ("sequences", _OWNED_SEQUENCES), ("options", _OPTIONS),
-                                ("storage", _STORAGE)):
-                cursor.execute(query)
-                found[name] = cursor.fetchall()
-        connection.rollback()
-        return found
-    finally:
-        connection.close()
+_QUERIES = {"grants": _GRANTS, "comments": _COMMENTS, "objects": _OBJECTS,
+            "statistics": _STATISTICS, "cluster": _CLUSTER, "sequences": _OWNED_SEQUENCES,
+            "options": _OPTIONS, "storage": _STORAGE}
 
 
 def _literal(text):
@@ -203,7 +189,7 @@ def _grant_statements(source, target, recreated):
         keyword, identity, column, grantee, privilege = key
         if (keyword, identity) not in target_objects:
             continue  # dropped by the engine
-        if (keyword, identity) in source_objects and _plain(identity) not in recreated:
+        if (keyword, identity) in source_objects and plain(identity) not in recreated:
             had = before.get(key)
         else:
             had = baseline.get(key)  # made by the engine: what a new object gets
@@ -335,13 +321,9 @@ def _storage_statements(source, target, target_objects):
     return statements
 
 
-def _plain(name):
-    return name.replace('"', "")
-
-
 def _on_recreated(identity, recreated):
     """Whether a comment's object is a relation the engine drops and makes again, or its column."""
-    name = _plain(identity)
+    name = plain(identity)
     return name in recreated or name.rsplit(".", 1)[0] in recreated
 
 
@@ -355,7 +337,7 @@ def _canonical(statement):
 def supplement(source_url, target_url, engine_sql=""):
     """Statements after `engine_sql` that give the target's grants, comments, statistics
     targets, CLUSTER ON and sequence types; "" when nothing is missing."""
-    source, target = _read(source_url), _read(target_url)
+    source, target = conn.read_rows(source_url, _QUERIES), conn.read_rows(target_url, _QUERIES)
     target_objects = {row[0] for row in target["objects"]}
     recreated = set()
     if engine_sql.strip():  # what the engine drops and makes again starts with a fresh ACL
