@@ -17,7 +17,7 @@ import pytest
 
 from myapp.config import normalise_url
 from tests.helpers import (COUNTER, HOLD, REPO_ROOT, SLEEP_WHILE_HELD, Database, counted,
-                           kill_while_sleeping, sleeping, wait_for)
+                           fresh_databases, kill_while_sleeping, sleeping, wait_for)
 from tests.pgbouncer import start_poolers
 
 SAMPLE_APP = os.path.join(REPO_ROOT, "tests", "sample_app")
@@ -75,14 +75,8 @@ def pgbouncer(server_url):
 @pytest.fixture
 def database(server_url):
     """A fresh, empty database for one test, dropped afterwards."""
-    name = "test_%s" % uuid.uuid4().hex[:12]
-    maintenance = Database(server_url)
-    maintenance.execute('CREATE DATABASE "%s"' % name)
-    db = Database(maintenance.url_for(name))
-    try:
+    with fresh_databases(server_url) as (db,):
         yield db
-    finally:
-        maintenance.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
 
 
 @pytest.fixture

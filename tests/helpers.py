@@ -2,6 +2,9 @@
 import os
 import signal
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import psycopg2
 from sqlalchemy.engine.url import make_url
@@ -15,6 +18,25 @@ RUNNER_TABLES = ("version_history",)
 
 def connect_params(url):
     return _connect_params(make_url(url))
+
+
+@contextmanager
+def fresh_databases(server_url, count=1, prefix="test"):
+    """`count` fresh, empty databases on the server of `server_url` (made and dropped side
+    by side), as a list of Database; dropped however the block ends."""
+    maintenance = Database(server_url)
+    names = ["%s_%s" % (prefix, uuid.uuid4().hex[:12]) for _ in range(count)]
+
+    def each(statement):
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            for done in [pool.submit(maintenance.execute, statement % name) for name in names]:
+                done.result()
+
+    try:
+        each('CREATE DATABASE "%s"')
+        yield [Database(maintenance.url_for(name)) for name in names]
+    finally:
+        each('DROP DATABASE IF EXISTS "%s" WITH (FORCE)')
 
 
 class Database:

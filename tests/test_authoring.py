@@ -18,13 +18,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 
 import psutil
 import pytest
 
 from tests.conftest import run_manage
-from tests.helpers import REPO_ROOT, Database
+from tests.helpers import REPO_ROOT, Database, fresh_databases
 
 # Every command imports the edited models afresh: no stale bytecode when an
 # edit keeps the file's size within the same second.
@@ -402,12 +401,7 @@ def test_without_pgmig_the_commands_say_how_to_install_it(sample_app, scratch_tm
 
 
 def test_diff_schema_prints_the_sql_between_two_databases(sample_app, server_url):
-    maintenance = Database(server_url)
-    names = ["diff_from_%d" % os.getpid(), "diff_to_%d" % os.getpid()]
-    for name in names:
-        maintenance.execute('CREATE DATABASE "%s"' % name)
-    try:
-        source, target = (Database(maintenance.url_for(name)) for name in names)
+    with fresh_databases(server_url, 2, prefix="diff") as (source, target):
         source.execute("CREATE TABLE t (id integer PRIMARY KEY)")
         target.execute("CREATE TABLE t (id integer PRIMARY KEY, name text NOT NULL DEFAULT '')")
 
@@ -419,9 +413,6 @@ def test_diff_schema_prints_the_sql_between_two_databases(sample_app, server_url
         source.execute(result.stdout)
         again = manage(sample_app, "diff_schema", "--from", source.url, "--to", target.url)
         assert again.stdout == "-- the schemas are identical\n"
-    finally:
-        for name in names:
-            maintenance.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
 
 
 def test_diff_schema_errors_are_one_line_without_the_password(sample_app, database):
@@ -479,12 +470,7 @@ def test_check_migrations_fails_on_a_grant_a_comment_and_statistics_then_make_mi
 def test_diff_schema_never_calls_identical_what_the_catalogs_tell_apart(sample_app, server_url):
     """Something neither the engine nor the supplement writes (a column's compression method)
     is reported as a difference, exit 1; never "identical"."""
-    maintenance = Database(server_url)
-    names = ["ds_%s" % uuid.uuid4().hex[:10] for _ in range(2)]
-    for name in names:
-        maintenance.execute('CREATE DATABASE "%s"' % name)
-    try:
-        left, right = [Database(maintenance.url_for(name)) for name in names]
+    with fresh_databases(server_url, 2, prefix="ds") as (left, right):
         for side in (left, right):
             side.execute("CREATE TABLE t (a int, b text)")
         right.execute("ALTER TABLE t ALTER COLUMN b SET COMPRESSION pglz")
@@ -499,6 +485,3 @@ def test_diff_schema_never_calls_identical_what_the_catalogs_tell_apart(sample_a
                                         "pglz in --to, not in --from\n"), output
         assert len(result.stderr.strip().splitlines()) == 1, output
         assert "Using the embedded" not in result.stderr  # both URLs given: no server started
-    finally:
-        for name in names:
-            maintenance.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)

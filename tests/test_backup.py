@@ -19,7 +19,7 @@ import pytest
 from myapp.migrate.history import _CREATE
 from tests.conftest import _environment
 from tests.helpers import (REPO_ROOT, Database, applications, connect_params, counted,
-                           failed_with_one_line, succeeded, wait_for)
+                           failed_with_one_line, fresh_databases, succeeded, wait_for)
 
 BACKED_UP = re.compile(r"^Backed up (\S+) \(version (\d+)\) to (.+) \(([\d.]+) MB in ([\d.]+) s\); "
                        r"restore with: (.+)$", re.MULTILINE)
@@ -59,13 +59,8 @@ def server_major(database):
 @pytest.fixture
 def extra_database(server_url):
     """Another empty database on the test server (restores go there)."""
-    maintenance = Database(server_url)
-    name = "restored_%s" % uuid.uuid4().hex[:10]
-    maintenance.execute('CREATE DATABASE "%s"' % name)
-    try:
-        yield Database(maintenance.url_for(name))
-    finally:
-        maintenance.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+    with fresh_databases(server_url, prefix="restored") as (restored,):
+        yield restored
 
 
 def restore(command, into):

@@ -7,12 +7,11 @@ subprocess whose DATABASE_URL / MIGRATION_DATABASE_URL point through them.
 """
 import contextlib
 import threading
-import uuid
 
 import psycopg2
 import pytest
 
-from tests.helpers import Database, applications, connect_params, counted, wait_for
+from tests.helpers import applications, connect_params, counted, fresh_databases, wait_for
 from tests.pgbouncer import pooled_url, server_connections
 
 NOT_A_SESSION = "error: the database connection is not a stable session"
@@ -107,13 +106,8 @@ def env_for(app, pgbouncer, database_url, migration_url=None):
 @pytest.fixture
 def other_database(server_url):
     """A second, empty database on the same server, dropped afterwards."""
-    maintenance = Database(server_url)
-    name = "test_other_%s" % uuid.uuid4().hex[:12]
-    maintenance.execute('CREATE DATABASE "%s"' % name)
-    try:
-        yield Database(maintenance.url_for(name))
-    finally:
-        maintenance.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+    with fresh_databases(server_url, prefix="test_other") as (other,):
+        yield other
 
 
 @pytest.fixture

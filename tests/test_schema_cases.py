@@ -13,14 +13,13 @@ if missing, never dropped: other tests may use them at the same time).
 """
 import os
 import re
-import uuid
 
 import pytest
 
 from myapp.migrate.errors import UsageError
 from myapp.migrate.generate import generate
 from myapp.migrate.snapshot import compare, describe, failures
-from tests.helpers import REPO_ROOT, Database
+from tests.helpers import REPO_ROOT, Database, fresh_databases
 
 CASES = os.path.join(REPO_ROOT, "tests", "schema_cases")
 NAMES = sorted(name for name in os.listdir(CASES) if os.path.isdir(os.path.join(CASES, name)))
@@ -42,15 +41,8 @@ def test_the_corpus_is_there():
 
 @pytest.fixture
 def two_databases(server_url):
-    maintenance = Database(server_url)
-    names = ["case_%s" % uuid.uuid4().hex[:12] for _ in range(2)]
-    for name in names:
-        maintenance.execute('CREATE DATABASE "%s"' % name)
-    try:
-        yield [Database(maintenance.url_for(name)) for name in names]
-    finally:
-        for name in names:
-            maintenance.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+    with fresh_databases(server_url, 2, prefix="case") as databases:
+        yield databases
 
 
 @pytest.mark.parametrize("case", NAMES)

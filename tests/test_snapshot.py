@@ -8,13 +8,12 @@ import re
 import time
 import uuid
 from collections import namedtuple
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from myapp.migrate.snapshot import (NOTE_KINDS, Difference, compare, describe, differences,
                                     failures, snapshot)
-from tests.helpers import Database, wait_for
+from tests.helpers import Database, fresh_databases, wait_for
 
 Pair = namedtuple("Pair", "left right")
 
@@ -22,19 +21,8 @@ Pair = namedtuple("Pair", "left right")
 @pytest.fixture
 def pair(server_url):
     """Two fresh, empty databases on the test server (made and dropped side by side)."""
-    maintenance = Database(server_url)
-    names = ["test_%s" % uuid.uuid4().hex[:12] for _ in range(2)]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        try:
-            for done in [pool.submit(maintenance.execute, 'CREATE DATABASE "%s"' % name)
-                         for name in names]:
-                done.result()
-            yield Pair(*(Database(maintenance.url_for(name)) for name in names))
-        finally:
-            for done in [pool.submit(maintenance.execute,
-                                     'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
-                         for name in names]:
-                done.result()
+    with fresh_databases(server_url, 2) as databases:
+        yield Pair(*databases)
 
 
 @pytest.fixture
