@@ -61,12 +61,6 @@ class History:
     def _sql(self, template):
         return sql.SQL(template).format(table=self.table)
 
-    def exists(self):
-        with self.connection.cursor() as cursor:
-            cursor.execute("SELECT pg_catalog.to_regclass(%s) IS NOT NULL",
-                           (self.table.as_string(self.connection),))
-            return cursor.fetchone()[0]
-
     def later_columns(self):
         """None when the table is missing; else which of LATER_COLUMNS it has."""
         name = self.table.as_string(self.connection)
@@ -113,17 +107,14 @@ class History:
         does wait, flushes it too, as WAL is written in order.
         """
         os_user, host, pid = who
-        values = (version, filename, checksum, mode, outcome, steps_total, os_user, host, pid, note)
-        if self.backup is None:  # no new column named: an older table takes the row as it is
-            query = self._sql(
-                "INSERT INTO {table} (version, filename, checksum, mode, outcome, steps_total,"
-                " os_user, host, pid, note) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id")
-        else:
-            query = self._sql(
-                "INSERT INTO {table} (version, filename, checksum, mode, outcome, steps_total,"
-                " os_user, host, pid, note, backup)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id")
-            values += (self.backup,)
+        columns = ["version", "filename", "checksum", "mode", "outcome", "steps_total", "os_user",
+                   "host", "pid", "note"]
+        values = [version, filename, checksum, mode, outcome, steps_total, os_user, host, pid, note]
+        if self.backup is not None:  # else no new column named: an older table takes the row as it is
+            columns.append("backup")
+            values.append(self.backup)
+        query = self._sql("INSERT INTO {table} (%s) VALUES (%s) RETURNING id" % (
+            ", ".join(columns), ", ".join(["%s"] * len(columns))))
         if not flush:
             query = sql.SQL("SET LOCAL synchronous_commit TO off; ") + query
         if before:  # statements the caller folds into this round trip

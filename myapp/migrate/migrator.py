@@ -339,7 +339,8 @@ class Migrator:
                 lacks = lacking("schema", schema, ["USAGE"])
                 if lacks:
                     missing.append("USAGE on schema %s" % schema)
-            if history.exists():
+            present = history.later_columns()  # None: no history table yet
+            if present is not None:
                 lacks = lacking("table", history_table, ["SELECT", "INSERT", "UPDATE"])
                 if lacks:
                     missing.append("%s on %s" % (", ".join(lacks), shown[history_table]))
@@ -348,7 +349,7 @@ class Migrator:
                 if sequence and lacking("sequence", sequence, ["USAGE"]) \
                         and lacking("sequence", sequence, ["UPDATE"]):
                     missing.append("USAGE (or UPDATE) on %s" % sequence)
-                if backup_column and "backup" not in (history.later_columns() or ()):
+                if backup_column and "backup" not in present:
                     cursor.execute("SELECT pg_catalog.pg_has_role(relowner, 'USAGE') FROM"
                                    " pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass(%s)",
                                    (history_table,))
