@@ -10,14 +10,12 @@ drops the INVALID index of that name (`DROP INDEX CONCURRENTLY`);
 from pglast import ast, parse_sql
 from psycopg2 import sql
 
+from .statements import quoted_name
+
 
 def is_concurrent(statement):
     """True for a statement run outside a transaction because of CONCURRENTLY."""
     return bool(statement.why) and "CONCURRENTLY" in statement.why
-
-
-def _quoted(*parts):
-    return ".".join('"%s"' % part.replace('"', '""') for part in parts if part)
 
 
 _INVALID = ("SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)"
@@ -35,17 +33,17 @@ def _leftovers(text):
     node = parse_sql(text)[0].stmt
     if isinstance(node, ast.IndexStmt) and node.concurrent and node.idxname:
         return (_INVALID + "i.indrelid = pg_catalog.to_regclass(%s) AND c.relname = %s",
-                (_quoted(node.relation.schemaname, node.relation.relname), node.idxname))
+                (quoted_name(node.relation.schemaname, node.relation.relname), node.idxname))
     if not isinstance(node, ast.ReindexStmt):
         return None
     kind = node.kind.name
     if kind == "REINDEX_OBJECT_INDEX":
         return (_INVALID + "i.indrelid = (SELECT indrelid FROM pg_catalog.pg_index"
                 " WHERE indexrelid = pg_catalog.to_regclass(%s)) AND " + _CC_OF,
-                (_quoted(node.relation.schemaname, node.relation.relname), node.relation.relname))
+                (quoted_name(node.relation.schemaname, node.relation.relname), node.relation.relname))
     if kind == "REINDEX_OBJECT_TABLE":
         return (_INVALID + "i.indrelid = pg_catalog.to_regclass(%s) AND c.relname ~ %s",
-                (_quoted(node.relation.schemaname, node.relation.relname), _CC_SUFFIX))
+                (quoted_name(node.relation.schemaname, node.relation.relname), _CC_SUFFIX))
     if kind == "REINDEX_OBJECT_SCHEMA":
         return (_INVALID + "n.nspname = %s AND c.relname ~ %s", (node.name, _CC_SUFFIX))
     return (_INVALID + "n.nspname NOT IN ('pg_catalog', 'pg_toast') AND c.relname ~ %s",

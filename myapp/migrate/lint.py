@@ -70,7 +70,7 @@ from collections import namedtuple
 from .errors import (EXIT_FAILED, EXIT_OK, CheckFailed, ConfigurationError, DatabaseFailure,
                      InvalidScripts, MigrationError, ScriptFailed, UsageError)
 from .scripts import discover, read_script
-from .statements import has_no_transaction_header, plan_script
+from .statements import has_no_transaction_header, plan_script, quoted_name
 
 ERROR, WARNING, NOTE = "error", "warning", "note"
 LEVELS = (ERROR, WARNING, NOTE)
@@ -343,12 +343,6 @@ _SIZE_SQL = (
     "                        pg_catalog.to_regclass(%(name)s))")
 
 
-def _quoted(table):
-    schema, name = table
-    quote = lambda part: '"%s"' % part.replace('"', '""')  # noqa: E731
-    return "%s.%s" % (quote(schema), quote(name)) if schema else quote(name)
-
-
 class TableSizes:
     """Row estimates and sizes of tables, read once each over one psycopg2 connection."""
 
@@ -364,7 +358,7 @@ class TableSizes:
             import psycopg2
             try:
                 with self.connection.cursor() as cursor:
-                    cursor.execute(_SIZE_SQL, {"name": _quoted(table)})
+                    cursor.execute(_SIZE_SQL, {"name": quoted_name(*table)})
                     row = cursor.fetchone()
             except psycopg2.Error:  # no rights on it, a lost server: its size is unknown
                 row = None

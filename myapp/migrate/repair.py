@@ -26,7 +26,7 @@ from pglast import ast, parse_sql
 from pglast.enums import AlterTableType, ObjectType
 
 from . import connection as conn
-from .statements import split_statements
+from .statements import literal, quoted_name, split_statements
 
 _IDENTITY = "(pg_identify_object('pg_class'::regclass, {oid}, 0)).identity"
 
@@ -112,8 +112,7 @@ def _extension_versions(statements, versions):
             options = {option.defname for option in node.options or ()}
             version = versions.get(node.extname) or versions.get('"%s"' % node.extname)
             if "new_version" not in options and version:
-                statement = "%s VERSION '%s';" % (statement.rstrip().rstrip(";"),
-                                                  version.replace("'", "''"))
+                statement = "%s VERSION %s;" % (statement.rstrip().rstrip(";"), literal(version))
         result.append(statement)
     return result
 
@@ -134,7 +133,7 @@ def _enum_casts(statements, source, target):
                 if is_enum and (new_type in enums or "public." + new_type in enums):
                     if has_default:
                         result.append('ALTER TABLE %s ALTER COLUMN "%s" DROP DEFAULT;' % (
-                            _quoted(table), command.name.replace('"', '""')))
+                            quoted_name(*table.split(".", 1)), command.name.replace('"', '""')))
                     statement = re.sub(r"(USING\s+(?:\"(?:[^\"]|\"\")+\"|\w+))::", r"\1::text::",
                                        statement, count=1)
         result.append(statement)
@@ -154,9 +153,8 @@ def _raised_minimums(statements, minimums):
                     if value is None:
                         value = int(getattr(option.arg, "fval", "0") or 0)
                     if name in minimums and value > minimums[name]:
-                        literal = "'%s'" % name.replace("'", "''")
                         result.append("SELECT setval(%s, %d, false) FROM %s WHERE last_value < %d;" % (
-                            literal, value, _quoted(name), value))
+                            literal(name), value, quoted_name(*name.split(".", 1)), value))
         result.append(statement)
     return result
 
@@ -236,7 +234,7 @@ def _dependent_views(statements, source, target):
     for index, statement in enumerate(statements):
         for view in inserted.get(index, ()):
             result.append("DROP %s %s;" % ("MATERIALIZED VIEW" if kinds.get(view) == "m" else "VIEW",
-                                           _quoted(view)))
+                                           quoted_name(*view.split(".", 1))))
         result.append(statement)
     remaining = [v for v in to_drop if v in target_views and v not in created]
     while remaining:  # the target's order: a view after the views it reads
@@ -245,13 +243,10 @@ def _dependent_views(statements, source, target):
         for view in ready:
             kind, definition = target_views[view]
             result.append("CREATE %s %s AS\n%s" % ("MATERIALIZED VIEW" if kind == "m" else "VIEW",
-                                                   _quoted(view), definition.rstrip().rstrip(";") + ";"))
+                                                   quoted_name(*view.split(".", 1)), definition.rstrip().rstrip(";") + ";"))
             remaining.remove(view)
     return result
 
-
-def _quoted(name):
-    return ".".join('"%s"' % part for part in name.split(".", 1))
 
 
 def _left_over_sequences(statements, source, target):
@@ -268,7 +263,7 @@ def _left_over_sequences(statements, source, target):
     for sequence in sorted(set(owner) - kept - dropped):
         if owner[sequence] in dropped_tables:
             continue
-        drop = "DROP SEQUENCE IF EXISTS %s;" % _quoted(sequence)
+        drop = "DROP SEQUENCE IF EXISTS %s;" % quoted_name(*sequence.split(".", 1))
         # Before the identity that replaces it, which may want its name.
         at = next((i for i, statement in enumerate(result) if _adds_identity(statement, owner[sequence])),
                   len(result))

@@ -46,6 +46,18 @@ Step = namedtuple("Step", "start end line statements transactional")
 ScriptPlan = namedtuple("ScriptPlan", "mode steps statements prepared", defaults=(None,))
 
 
+def quoted_name(*parts):
+    """An identifier (schema.name, or name) quoted for SQL text; empty parts left out."""
+    return ".".join('"%s"' % part.replace('"', '""') for part in parts if part)
+
+
+def literal(text):
+    """A string literal for SQL text, right whatever standard_conforming_strings is."""
+    if "\\" not in text:
+        return "'%s'" % text.replace("'", "''")
+    return "E'%s'" % text.replace("\\", "\\\\").replace("'", "''")
+
+
 def line_at(text, offset):
     """1-based line number of a character offset."""
     return text.count("\n", 0, offset) + 1

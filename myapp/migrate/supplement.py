@@ -21,7 +21,7 @@ from pglast.stream import RawStream
 
 from . import connection as conn
 from .repair import dropped_relations, plain
-from .statements import split_statements
+from .statements import literal, split_statements
 
 _USER_SCHEMAS = ("n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'")
 _NOT_EXTENSION_MEMBER = ("NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = {cls}::regclass"
@@ -169,11 +169,6 @@ _QUERIES = {"grants": _GRANTS, "comments": _COMMENTS, "objects": _OBJECTS,
             "options": _OPTIONS, "storage": _STORAGE}
 
 
-def _literal(text):
-    return "'%s'" % text.replace("'", "''") if "\\" not in text else "E'%s'" % text.replace(
-        "\\", "\\\\").replace("'", "''")
-
-
 def _grant_statements(source, target, recreated):
     def explicit(rows):
         return {row[:5]: row[5] for row in rows if not row[6]}
@@ -234,7 +229,7 @@ def _comment_statements(source, target, target_objects, recreated):
         if on is None:
             continue  # left to the independent comparison to report
         text = after.get(key)
-        statements.append("COMMENT ON %s IS %s;" % (on, "NULL" if text is None else _literal(text)))
+        statements.append("COMMENT ON %s IS %s;" % (on, "NULL" if text is None else literal(text)))
     return statements
 
 
