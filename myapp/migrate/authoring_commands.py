@@ -9,6 +9,7 @@ import os
 import sys
 
 from .errors import EXIT_INTERRUPTED, EXIT_OK, CheckFailed
+from .report import shown_path
 
 
 class Printed:
@@ -17,12 +18,6 @@ class Printed:
     def step(self, message):
         print(message)
         sys.stdout.flush()
-
-
-def shown(path):
-    """A path relative to the working directory when it is below it."""
-    relative = os.path.relpath(path)
-    return path if relative.startswith(os.pardir) else relative
 
 
 def interrupted():
@@ -51,7 +46,7 @@ def make_migration_command(migrator, message=None, scratch_url=None):
               "nothing written" % current)
         return EXIT_OK
     name = os.path.basename(draft.path)
-    print("Wrote %s (%d statement%s)" % (shown(draft.path), draft.statements,
+    print("Wrote %s (%d statement%s)" % (shown_path(draft.path), draft.statements,
                                          "" if draft.statements == 1 else "s"))
     for mark in draft.marks:
         print("WARNING: destructive: %s" % mark.reason)
@@ -70,7 +65,7 @@ def make_migration_command(migrator, message=None, scratch_url=None):
     lint_written(Script(draft.version, draft.path))
     location = version_line(migrator)
     if location is not None:
-        print("Then raise the version in %s, line %d:" % (shown(location[0]), location[1]))
+        print("Then raise the version in %s, line %d:" % (shown_path(location[0]), location[1]))
     else:
         print("Then raise the version where the app sets it:")
     print("    __db_version__ = %d" % draft.version)

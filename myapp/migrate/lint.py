@@ -69,6 +69,7 @@ from collections import namedtuple
 
 from .errors import (EXIT_FAILED, EXIT_OK, CheckFailed, ConfigurationError, DatabaseFailure,
                      InvalidScripts, MigrationError, ScriptFailed, UsageError)
+from .report import shown_path
 from .scripts import discover, read_script
 from .statements import has_no_transaction_header, plan_script, quoted_name
 
@@ -383,11 +384,6 @@ def close_sizes(sizes):
 Result = namedtuple("Result", "findings scripts dropped ignored")
 
 
-def _shown(path):
-    relative = os.path.relpath(path)
-    return path if relative.startswith(os.pardir) else relative
-
-
 def _refusal(error):
     """(line, message) of the runner's own refusal of a script."""
     text = str(error)
@@ -439,7 +435,7 @@ def lint(scripts, sizes=None, pending=(), small_table_rows=DEFAULT_SMALL_TABLE_R
         text = read_script(script.path)
         if largest is not None and len(text) > largest:
             continue
-        shown = _shown(script.path)
+        shown = shown_path(script.path)
         if script.version not in pending:
             created = set()
         try:
@@ -489,7 +485,7 @@ def lint(scripts, sizes=None, pending=(), small_table_rows=DEFAULT_SMALL_TABLE_R
             if kind == LOCKING and sizes is not None and statement is not None and statement.table:
                 finding = _with_size(finding, sizes(statement.table), small_table_rows)
             findings.append(finding)
-    order = {_shown(script.path): number for number, script in enumerate(scripts)}
+    order = {shown_path(script.path): number for number, script in enumerate(scripts)}
     findings.sort(key=lambda finding: (order.get(finding.file, 0), finding.line))
     return Result(findings, list(scripts), dropped, ignored)
 
@@ -578,7 +574,7 @@ def lint_command(migrator, versions=(), lint_all=False, as_json=False, small_tab
     by_version = {script.version: script for script in scripts}
     missing = [str(v) for v in versions if v not in by_version]
     if missing:
-        raise UsageError("no script for version %s in %s" % (", ".join(missing), _shown(
+        raise UsageError("no script for version %s in %s" % (", ".join(missing), shown_path(
             migrator.migration_dir)))
 
     status, unreachable = _database(migrator)

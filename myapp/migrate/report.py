@@ -4,6 +4,7 @@ Plain lines when the output is not a terminal, so logs hold no control
 characters; on a terminal a long script shows a live elapsed time.
 """
 import json
+import os
 import sys
 import threading
 import time
@@ -260,6 +261,12 @@ def lint_errors(findings, shown=10):
     if len(errors) > shown:
         lines.append("  ... and %d more" % (len(errors) - shown))
     return lines
+
+
+def shown_path(path):
+    """A path relative to the working directory when it is below it."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith(os.pardir) else relative
 
 
 def show_status(status, as_json=False, check=False):
