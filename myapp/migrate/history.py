@@ -57,9 +57,14 @@ class History:
         self.table_name = table
         self.schema = schema
         self.backup = None  # --backup's file: written on every row this run inserts
+        self.id_sequence = None  # the oid of the id column's sequence, read by create()
+        self._composed = {}
 
     def _sql(self, template):
-        return sql.SQL(template).format(table=self.table)
+        composed = self._composed.get(template)
+        if composed is None:
+            composed = self._composed[template] = sql.SQL(template).format(table=self.table)
+        return composed
 
     def later_columns(self):
         """None when the table is missing; else which of LATER_COLUMNS it has."""
@@ -81,11 +86,17 @@ class History:
         Migrator._check_privileges). Other runs leave an older table as it is.
         """
         present = self.later_columns()
+        sequence = sql.SQL("SELECT pg_catalog.pg_get_serial_sequence({name}, 'id')::pg_catalog.regclass"
+                           "::pg_catalog.oid").format(name=sql.Literal(self.table.as_string(self.connection)))
         with self.connection.cursor() as cursor:
             if present is None:
-                cursor.execute(self._sql(_CREATE))
+                cursor.execute(self._sql(_CREATE) + sql.SQL("; ") + sequence)
             elif self.backup is not None and "backup" not in present:
-                cursor.execute(self._sql("ALTER TABLE {table} ADD COLUMN IF NOT EXISTS backup text"))
+                cursor.execute(self._sql("ALTER TABLE {table} ADD COLUMN IF NOT EXISTS backup text; ")
+                               + sequence)
+            else:
+                cursor.execute(sequence)
+            self.id_sequence = cursor.fetchone()[0]
 
     def rows(self):
         """Every row, oldest first; no rows when the table does not exist yet."""
@@ -98,6 +109,18 @@ class History:
             cursor.execute(self._sql("SELECT %s FROM {table} ORDER BY id" % ", ".join(columns)))
             return [HistoryRow(*row) for row in cursor.fetchall()]
 
+    def start_sql(self, version, filename, checksum, mode, outcome, who, steps_total=None, note=None):
+        """The INSERT of an attempt's row (RETURNING id), and its parameters."""
+        os_user, host, pid = who
+        columns = ["version", "filename", "checksum", "mode", "outcome", "steps_total", "os_user",
+                   "host", "pid", "note"]
+        values = [version, filename, checksum, mode, outcome, steps_total, os_user, host, pid, note]
+        if self.backup is not None:  # else no new column named: an older table takes the row as it is
+            columns.append("backup")
+            values.append(self.backup)
+        return self._sql("INSERT INTO {table} (%s) VALUES (%s) RETURNING id" % (
+            ", ".join(columns), ", ".join(["%s"] * len(columns)))), values
+
     def start(self, cursor, version, filename, checksum, mode, outcome, who, steps_total=None,
               note=None, flush=True, before=""):
         """Insert an attempt's row and return its id.
@@ -106,15 +129,7 @@ class History:
         not wait for its WAL to reach the disk: the caller's next commit, which
         does wait, flushes it too, as WAL is written in order.
         """
-        os_user, host, pid = who
-        columns = ["version", "filename", "checksum", "mode", "outcome", "steps_total", "os_user",
-                   "host", "pid", "note"]
-        values = [version, filename, checksum, mode, outcome, steps_total, os_user, host, pid, note]
-        if self.backup is not None:  # else no new column named: an older table takes the row as it is
-            columns.append("backup")
-            values.append(self.backup)
-        query = self._sql("INSERT INTO {table} (%s) VALUES (%s) RETURNING id" % (
-            ", ".join(columns), ", ".join(["%s"] * len(columns))))
+        query, values = self.start_sql(version, filename, checksum, mode, outcome, who, steps_total, note)
         if not flush:
             query = sql.SQL("SET LOCAL synchronous_commit TO off; ") + query
         if before:  # statements the caller folds into this round trip
@@ -122,11 +137,13 @@ class History:
         cursor.execute(query, values)
         return cursor.fetchone()[0]
 
-    def record(self, version, filename, checksum, mode, outcome, who, note=None):
-        """Insert a finished row (baseline, marked-applied, accepted-change)."""
+    def record(self, version, filename, checksum, mode, outcome, who, note=None, error=None,
+               steps_total=None):
+        """Insert a finished row (baseline, marked-applied, accepted-change, a failed attempt)."""
         with self.connection.cursor() as cursor:
-            row_id = self.start(cursor, version, filename, checksum, mode, outcome, who, note=note)
-            self.finish(cursor, row_id, outcome)
+            row_id = self.start(cursor, version, filename, checksum, mode, outcome, who, steps_total,
+                                note=note)
+            self.finish(cursor, row_id, outcome, error)
             return row_id
 
     def progress_sql(self, row_id, steps_done):
@@ -139,6 +156,17 @@ class History:
 
     def finish_sql(self, row_id, outcome, error=None, steps_done=None):
         return self._sql(self._FINISH + " WHERE id = %s"), (outcome, error, steps_done, row_id)
+
+    def finish_current_sql(self, version, outcome, error=None, steps_done=None):
+        """finish_sql for the row this session inserted last (the sequence's currval), by its key.
+
+        The row must still be this version's "running" one: a script that moved the
+        sequence or rewrote the row makes it match nothing, which `Session.checked`
+        turns into an error.
+        """
+        return self._sql(self._FINISH + " WHERE id = pg_catalog.currval(%s::pg_catalog.oid::pg_catalog.regclass)"
+                         " AND version = %s AND outcome = 'running'"), (
+            outcome, error, steps_done, self.id_sequence, version)
 
     def finish_running_sql(self, version, who, outcome, error=None, steps_done=None):
         """finish_sql for this process's own "running" row of a version, its id unknown."""

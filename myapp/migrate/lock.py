@@ -40,13 +40,17 @@ TOKEN_SPACE = zlib.crc32(b"migrate_tables run token") - (1 << 31)
 
 
 def held_sql(key, token):
-    """A boolean SQL expression: this session holds the migration lock and this run's token only."""
-    mine = ("SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory'"
-            " AND pid = pg_catalog.pg_backend_pid() AND granted AND ")
-    return ("(EXISTS (%sclassid = 0 AND objid = %d AND objsubid = 1)"
-            " AND EXISTS (%sclassid = (%d)::int4::oid AND objid = (%d)::int4::oid AND objsubid = 2)"
-            " AND NOT EXISTS (%sclassid = (%d)::int4::oid AND objid <> (%d)::int4::oid AND objsubid = 2))"
-            % (mine, key, mine, TOKEN_SPACE, token, mine, TOKEN_SPACE, token))
+    """A boolean SQL expression: this session holds the migration lock and this run's token only.
+
+    One scan of pg_locks (each reads the whole lock table).
+    """
+    return ("(SELECT pg_catalog.count(*) FILTER (WHERE classid = 0 AND objid = %d AND objsubid = 1) > 0"
+            " AND pg_catalog.count(*) FILTER (WHERE objsubid = 2 AND objid = (%d)::int4::oid) > 0"
+            " AND pg_catalog.count(*) FILTER (WHERE objsubid = 2 AND objid <> (%d)::int4::oid) = 0"
+            " FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND pid = pg_catalog.pg_backend_pid()"
+            " AND (objsubid = 1 OR (classid = (%d)::int4::oid AND objsubid = 2)))"
+            % (key, token, token, TOKEN_SPACE))
 
 
 class MigrationLock:

@@ -39,12 +39,16 @@ def crash_point(name):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _sqlstate_failure(script, text, error, offset, consequence):
-    """A one-line ScriptFailed naming file, line, SQLSTATE and PostgreSQL's message."""
+def _sqlstate_failure(script, text, error, offset, consequence, head=0):
+    """A one-line ScriptFailed naming file, line, SQLSTATE and PostgreSQL's message.
+
+    `offset`: where in `text` the failed message's part of the script starts;
+    `head`: how many characters of the tool's own statements came before it.
+    """
     diag = error.diag
     where = ""
     if diag.statement_position:
-        where = " line %d:" % line_at(text, offset + int(diag.statement_position) - 1)
+        where = " line %d:" % line_at(text, offset + int(diag.statement_position) - 1 - head)
     elif offset:
         where = " statement at line %d:" % line_at(text, offset)
     message = (diag.message_primary or str(error)).strip()
@@ -125,6 +129,11 @@ class ScriptRunner:
     _copies = ()
     _copying = None
     _steps_done = 0
+    _head = None          # statements due before the script's next message (see _send)
+    _head_length = 0      # their length in the message being sent (0 when none)
+    _row_pending = False  # the running row of a transactional script is not made yet
+    _checksum = _steps_total = None  # of the script being run, for a failure's own row
+    _head_sql = _end_sql = None      # the text around every transactional script (one per run)
 
     def __init__(self, connection, history, who, session, policy, watch=None, listener=None):
         self.connection = connection
@@ -170,23 +179,65 @@ class ScriptRunner:
             # with everything the script did, as if it had never started.
             # The script's timeouts are session settings from here on, so that a script's
             # own SET of them holds for its later statements, as in psql.
-            row_id = self.history.start(cursor, script.version, script.name, checksum, plan.mode,
-                                        "running", self.who, len(plan.steps), note, flush=False,
-                                        before=_timeouts(policy))
             self._steps_done = 0
+            self._checksum, self._steps_total = checksum, len(plan.steps)
+            row_id = None
             try:
                 if plan.mode == TRANSACTION:
-                    self._run_transaction(cursor, script, text, plan, row_id, policy)
+                    # Its own transaction, sent with the script's BEGIN and text (see _start_sql).
+                    self._head = self._start_sql(cursor, script, checksum, plan, note, policy)
+                    self._row_pending = True
+                    self._run_transaction(cursor, script, text, plan, policy)
                 else:
+                    row_id = self.history.start(cursor, script.version, script.name, checksum,
+                                                plan.mode, "running", self.who, len(plan.steps), note,
+                                                flush=False, before=_timeouts(policy))
                     self._run_steps(cursor, script, text, plan, row_id, policy, rerun)
             except KeyboardInterrupt:
                 raise self._interrupted(cursor, script, plan, row_id)
-        return row_id
 
     @property
     def steps_done(self):
         """Steps of the script being run that are committed (for what a fault leaves behind)."""
         return self._steps_done
+
+    def _start_sql(self, cursor, script, checksum, plan, note, policy):
+        """The statements that start a transactional script, as text ending in its BEGIN.
+
+        The script's timeouts, its "running" row in a transaction of its own (whose
+        commit does not wait for the disk: the script's does), then the script's
+        BEGIN: one message with the script's text, where a separate round trip each
+        cost the time of the script itself.
+        """
+        insert, values = self.history.start_sql(script.version, script.name, checksum, plan.mode,
+                                                "running", self.who, len(plan.steps), note)
+        if self._head_sql is None:  # the same text for every script of the run
+            self._head_sql = (sql.SQL("BEGIN; SET lock_timeout = %s; SET statement_timeout = %s; "
+                                      "SET LOCAL synchronous_commit TO off; ") + insert
+                              + sql.SQL("; COMMIT; BEGIN;\n")).as_string(self.connection)
+        return cursor.mogrify(self._head_sql, [pg_duration(policy.lock_timeout),
+                                               pg_duration(policy.statement_timeout)] + values
+                              ).decode(self._codec)
+
+    def _applied_sql(self, version, steps_done):
+        """The statements that end a transactional script: the session put back, "applied", COMMIT."""
+        update, params = self.history.finish_current_sql(version, "applied", steps_done=steps_done)
+        if self._end_sql is None:  # the same text for every script of the run
+            self._end_sql = (sql.SQL(self.session.restore()) + self.session.checked(update, params)[0]
+                             + sql.SQL("; COMMIT")).as_string(self.connection)
+        return self._end_sql, params
+
+    def _row_started(self, cursor, version):
+        """Whether this attempt's "running" row was committed (its head ran), after a failure."""
+        try:
+            cursor.execute(self.history._sql(
+                "SELECT count(*) FROM {table} WHERE id = pg_catalog.currval(%s::pg_catalog.oid"
+                "::pg_catalog.regclass) AND version = %s AND outcome = 'running'"),
+                (self.history.id_sequence, version))
+            return cursor.fetchone()[0] == 1
+        except psycopg2.errors.ObjectNotInPrerequisiteState:  # currval: nothing inserted yet
+            self._rollback()
+            return False
 
     def _interrupted(self, cursor, script, plan, row_id):
         """Ctrl-C (the statement was cancelled on the server): record and say what is true."""
@@ -201,7 +252,7 @@ class ScriptRunner:
         message = "interrupted while %s ran; %s" % (script.name, truth)
         try:
             self._record_failure(cursor, row_id, message, done, outcome="interrupted"
-                                 if plan.mode == TRANSACTION else "failed")
+                                 if plan.mode == TRANSACTION else "failed", script=script)
         except KeyboardInterrupt:
             pass
         return Interrupted(message)
@@ -242,44 +293,75 @@ class ScriptRunner:
 
     # -- a script in one transaction -------------------------------------------------
 
-    def _run_transaction(self, cursor, script, text, plan, row_id, policy):
+    def _run_transaction(self, cursor, script, text, plan, policy):
         step = plan.steps[0] if plan.steps else None
         sent = [0]  # where the piece being sent starts, for the line of an error
-        applied = self.session.checked(*self.history.finish_sql(row_id, "applied",
-                                                                steps_done=len(plan.steps)))
-
         def send(attempt):
-            cursor.execute("BEGIN")
+            if not self._head:  # a retry: the running row is there; the BEGIN goes with the text
+                self._head = "BEGIN;\n"
             if isinstance(text, bytes):  # a large script, whole (see encode)
+                self._send(cursor, script, "")
                 self._send_in_pieces(cursor, script, text, sent, attempt)
             elif step is not None:
-                self._execute_range(cursor, text, step.start, step.end)
+                self._execute_range(cursor, script, text, step.start, step.end)
+            else:
+                self._send(cursor, script, "")
             crash_point("before-script-commit")
 
         try:
             self._attempts(script, policy, policy.lock_timeout, policy.retries, send)
         except psycopg2.Error as error:
-            self._fail_script(cursor, script, text, error, step.start if step else 0, sent, row_id)
+            self._fail_script(cursor, script, text, error, step.start if step else 0, sent)
         # The history row says "applied" in the script's own transaction, after the
         # session is put back as it started (whatever the script set), and only while
         # the migration lock is still ours.
-        self._bookkeeping(cursor, script, row_id, sql.SQL(self.session.restore()) + applied[0]
-                          + sql.SQL("; COMMIT"), applied[1], steps_done=0)
+        self._bookkeeping(cursor, script, None, *self._applied_sql(script.version, len(plan.steps)),
+                          steps_done=0)
 
-    def _fail_script(self, cursor, script, text, error, offset, sent, row_id):
+    def _send(self, cursor, script, body):
+        """Send `body` with the statements still due before it (`_head`) in front, in one message.
+
+        After a failure `_head_length` still says how long they were in that
+        message (for the line of an error), and `_row_pending` whether the
+        attempt's "running" row is still to be made.
+        """
+        head = self._head or ""
+        self._head_length = len(head)
+        try:
+            _execute(cursor, head + body if head else body)
+        except psycopg2.Error:
+            if self._row_pending and head:
+                self._rollback()
+                if self._row_started(cursor, script.version):
+                    self._row_pending, self._head = False, None
+            raise
+        if self._row_pending and head:
+            self._row_pending = False
+        self._head, self._head_length = None, 0
+
+    def _fail_script(self, cursor, script, text, error, offset, sent):
         if isinstance(error, _Exhausted):
-            self._record_failure(cursor, row_id, str(error.failure(script)), 0)
+            self._record_failure(cursor, None, str(error.failure(script)), 0, script=script)
             raise error.failure(script)
+        head, self._head_length = self._head_length, 0
         self._rollback()
+        position = error.diag.statement_position
+        if self._row_pending and head and (position is None or int(position) <= head):
+            # The tool's own statements before the script failed, not a line of the script.
+            raise BookkeepingFailed("%s: recording its start in %s failed: SQLSTATE %s: %s; nothing "
+                                    "of the script was run" % (
+                                        script.name, self.history.table_name, error.pgcode,
+                                        (error.diag.message_primary or str(error)).strip()))
         if self._copying is not None:
             failure = _copy_failure(script, self._copying, error, "the script's changes were rolled back")
-            self._record_failure(cursor, row_id, str(failure), 0)
+            self._record_failure(cursor, None, str(failure), 0, script=script)
             raise failure
         if isinstance(text, bytes):  # read back, for the line of the error
             offset = len(text[:sent[0]].decode(self._codec))
             text = text.decode(self._codec)
-        failure = _sqlstate_failure(script, text, error, offset, "the script's changes were rolled back")
-        self._record_failure(cursor, row_id, str(failure), 0)
+        failure = _sqlstate_failure(script, text, error, offset, "the script's changes were rolled back",
+                                    head)
+        self._record_failure(cursor, None, str(failure), 0, script=script)
         raise failure
 
     def _send_in_pieces(self, cursor, script, data, sent, attempt):
@@ -299,16 +381,16 @@ class ScriptRunner:
             sent[0] = 0
             _execute(cursor, data)
 
-    def _execute_range(self, cursor, text, start, end):
+    def _execute_range(self, cursor, script, text, start, end):
         """Send text[start:end], the COPYs inside it through copy_expert with their rows."""
         position = start
         for copy in self._copies:
             if not start <= copy.start < end:
                 continue
-            _execute(cursor, text[position:copy.start])
+            self._send(cursor, script, text[position:copy.start])
             self._copy(cursor, copy)
             position = copy.end
-        _execute(cursor, text if (position, end) == (0, len(text)) else text[position:end])
+        self._send(cursor, script, text if (position, end) == (0, len(text)) else text[position:end])
 
     def _copy(self, cursor, copy):
         # psycopg2 runs COPY only without a wait callback (see lockwait.watching).
@@ -331,8 +413,8 @@ class ScriptRunner:
 
             def send(attempt, step=step, body=body):
                 if step.transactional:
-                    cursor.execute("BEGIN")
-                    self._execute_range(cursor, text, step.start, step.end)
+                    self._head = "BEGIN;\n"
+                    self._execute_range(cursor, script, text, step.start, step.end)
                     return
                 log.info("%s: running line %d outside a transaction", script.name, step.line)
                 if concurrent:  # no lock timeout for it; the script's own setting back after it
@@ -374,7 +456,8 @@ class ScriptRunner:
                     failure = _copy_failure(script, self._copying, error, consequence)
                 else:
                     self._rollback()
-                    failure = _sqlstate_failure(script, text, error, step.start, consequence)
+                    failure = _sqlstate_failure(script, text, error, step.start, consequence,
+                                                self._head_length)
                 self._record_failure(cursor, row_id, str(failure), number - 1)
                 raise failure
             if not step.transactional:  # committed by itself, whatever the bookkeeping does next
@@ -412,15 +495,27 @@ class ScriptRunner:
                 message = ("%s: recording it in %s failed: SQLSTATE %s: %s" % (
                     script.name, self.history.table_name, error.pgcode,
                     (getattr(error.diag, "message_primary", None) or str(error)).strip()))
-            self._record_failure(cursor, row_id, message, steps_done)
+            self._record_failure(cursor, row_id, message, steps_done, script=script)
             raise BookkeepingFailed(message)
 
-    def _record_failure(self, cursor, row_id, message, steps_done, outcome="failed"):
-        """Mark the attempt failed; a second error (a lost connection) must not hide the first."""
-        query, params = self.history.finish_sql(row_id, outcome, message, steps_done=steps_done)
+    def _record_failure(self, cursor, row_id, message, steps_done, outcome="failed", script=None):
+        """Mark the attempt failed; a second error (a lost connection) must not hide the first.
+
+        `row_id` None: the attempt of `script` whose row the head inserted (matched by
+        version, host and pid, as its id was never read), or, when the head never ran
+        (a syntax error anywhere in the message stops all of it), a new row.
+        """
+        if row_id is not None:
+            query, params = self.history.finish_sql(row_id, outcome, message, steps_done=steps_done)
+        else:
+            query, params = self.history.finish_running_sql(script.version, self.who, outcome, message,
+                                                             steps_done=steps_done)
         try:
             self._rollback()
             cursor.execute(sql.SQL(self.session.restore()) + query, params)
+            if row_id is None and cursor.rowcount == 0:
+                self.history.record(script.version, script.name, self._checksum, TRANSACTION, outcome,
+                                    self.who, error=message, steps_total=self._steps_total)
         except psycopg2.Error as error:
             log.warning("could not record the failure in the history: %s", str(error).strip())
 
