@@ -245,8 +245,7 @@ class Migrator:
             self.target(to, assessment.current)
             _refuse(assessment, retry, mark_applied)
             pending = [s for s in assessment.pending if s.version <= target]
-            checked, plans = _preflight(pending, connection.server_version)
-            policies = {s.version: _script_policy(s, policy) for s in pending}
+            checked, plans, policies = _preflight(pending, connection.server_version, policy)
             to_run = [s for s in pending if mark_applied is None or s.version > mark_applied]
             backing_up = backup is not None and bool(to_run)
             self._check_privileges(connection, history, state, backup_column=backing_up)
@@ -269,6 +268,7 @@ class Migrator:
             self.db.session.commit()  # no idle transaction may block the scripts' DDL
             runner = ScriptRunner(connection, history, who, locked.session, policy, locked.watch,
                                   listener)
+            commit_version = self._version_committer(version_row)
             attempted = {row.version for row in state.history_rows
                          if row.outcome in ("failed", "interrupted", "running")}
             applied = []
@@ -299,7 +299,7 @@ class Migrator:
                 del text
                 crash_point("after-script-commit")
                 try:
-                    self._commit_version(version_row, script.version, flush=script is pending[-1])
+                    commit_version(script.version, flush=script is pending[-1])
                 except SQLAlchemyError as error:
                     _rollback_quietly(self.db.session)
                     failure = database_failure(error, "writing the version row after %s" % script.name)
@@ -402,13 +402,16 @@ class Migrator:
                                   backups.database_name(params), version)
         return path, dump
 
-    def _commit_version(self, version_row, version, flush=True):
-        """The recipe's Version row set to N and committed through `db.session`, after each script.
+    def _version_committer(self, version_row):
+        """commit(version, flush): the recipe's Version row set to N and committed through `db.session`.
 
         One UPDATE of the row by its primary key, as the ORM would flush for
         `version_row.version = N`, but without its per-commit cost: a commit
         expires the row, and the ORM would first read it all back (a SELECT)
         to learn its key. The row object is then given the committed value.
+        The statements are made once per run, and run on the session's own
+        connection and transaction (`session.connection()`), which the session
+        then commits.
 
         With `flush=False` (every script but the last) the commit is visible at
         once but does not wait for the disk: the next script's commit flushes it.
@@ -417,18 +420,27 @@ class Migrator:
         """
         state = inspect(version_row)
         statement = self._version_update(state.mapper)
-        if not flush:
+        flushed = sql_text(statement)
+        if self.db.engine.dialect.driver == "psycopg2":  # one message (rowcount: the UPDATE's)
+            deferred, set_local = sql_text("SET LOCAL synchronous_commit TO off; " + statement), None
+        else:
             # A statement of its own: psycopg 3, which an app's engine may use, binds
             # parameters on the server and refuses two commands in one.
-            self.db.session.execute(sql_text("SET LOCAL synchronous_commit TO off"))
-        params = {"pk%d" % number: value for number, value in enumerate(state.identity)}
-        params["version"] = version
-        if self.db.session.execute(sql_text(statement), params).rowcount != 1:
-            self.db.session.rollback()
-            raise InconsistentDatabase("the version row went away while migrating (after %s); "
-                                       "run again" % version)
-        self.db.session.commit()
-        set_committed_value(version_row, "version", version)
+            deferred, set_local = flushed, sql_text("SET LOCAL synchronous_commit TO off")
+        keys = {"pk%d" % number: value for number, value in enumerate(state.identity)}
+        session = self.db.session
+
+        def commit(version, flush=True):
+            connection = session.connection()
+            if not flush and set_local is not None:
+                connection.execute(set_local)
+            if connection.execute(flushed if flush else deferred, dict(keys, version=version)).rowcount != 1:
+                session.rollback()
+                raise InconsistentDatabase("the version row went away while migrating (after %s); "
+                                           "run again" % version)
+            session.commit()
+            set_committed_value(version_row, "version", version)
+        return commit
 
     def _version_update(self, mapper):
         preparer = self.db.engine.dialect.identifier_preparer
@@ -700,11 +712,6 @@ def _check_lock_timeout(value):
     return lockwait.check_seconds(value, "--lock-timeout")
 
 
-def _script_policy(script, policy):
-    text = read_script(script.path)
-    return lockwait.script_policy(text, script.name, policy) if lockwait.has_header(text) else policy
-
-
 def _disk_checksum(script):
     return checksum(read_script(script.path))
 
@@ -721,18 +728,21 @@ def _refuse(assessment, retry, mark_applied):
         raise InconsistentDatabase(problem.message)
 
 
-def _preflight(scripts, server_version):
+def _preflight(scripts, server_version, policy):
     """Read every pending script once before anything runs: unreadable or non-UTF-8 files stop here.
 
-    Returns each script's checksum, and its plan when the checksum pins its exact
-    text (no carriage return: the checksum is taken with CRLF made LF), so the
-    run re-reads and re-checks each file but does not split it a second time.
+    Returns each script's checksum, its lock-wait policy (its header lines over
+    `policy`), and its plan when the checksum pins its exact text (no carriage
+    return: the checksum is taken with CRLF made LF), so the run re-reads and
+    re-checks each file but does not split it a second time.
     """
-    checked, plans = {}, {}
+    checked, plans, policies = {}, {}, {}
     for script in scripts:
         text = read_script(script.path)
         plan = plan_script(text, script.name, server_version=server_version)
         checked[script.version] = checksum(text)
+        policies[script.version] = lockwait.script_policy(text, script.name, policy) \
+            if lockwait.has_header(text) else policy
         if "\r" not in text:
             plans[script.version] = plan
-    return checked, plans
+    return checked, plans, policies
