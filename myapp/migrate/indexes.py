@@ -7,7 +7,6 @@ again, the script would trip over it (`already exists`) or, with
 drops the INVALID index of that name (`DROP INDEX CONCURRENTLY`);
 `migrate_status` lists every INVALID index as a warning.
 """
-from pglast import ast, parse_sql
 from psycopg2 import sql
 
 from .statements import quoted_name
@@ -30,6 +29,8 @@ _CC_OF = ("c.relname ~ '" + _CC_SUFFIX + "' AND pg_catalog.starts_with(%s,"
 
 def _leftovers(text):
     """(query, params) finding what an earlier attempt of this statement may have left, or None."""
+    from pglast import ast, parse_sql  # only when a CONCURRENTLY step runs again
+
     node = parse_sql(text)[0].stmt
     if isinstance(node, ast.IndexStmt) and node.concurrent and node.idxname:
         return (_INVALID + "i.indrelid = pg_catalog.to_regclass(%s) AND c.relname = %s",

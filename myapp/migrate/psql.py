@@ -19,9 +19,6 @@ what was taken out blanked, so every offset and line number still holds.
 import re
 from collections import namedtuple
 
-from pglast import ast, parse_sql
-from pglast.parser import ParseError, scan
-
 from .errors import InvalidScripts
 
 Copy = namedtuple("Copy", "start end statement data data_line")
@@ -45,6 +42,8 @@ def needs_preparing(text):
 
 def _top_level(text, start, end):
     """True when position `end` is outside every string, quoted name and comment begun after `start`."""
+    from pglast.parser import ParseError, scan  # pglast only for a script that has psql's lines
+
     try:
         tokens = scan(text[start:end])
     except ParseError:
@@ -56,6 +55,8 @@ def _top_level(text, start, end):
 
 def _statement_start(text, start, end):
     """Where the statement that is open at `end` begins: after the last top-level `;`."""
+    from pglast.parser import scan
+
     begin = start
     for token in scan(text[start:end]):
         if token.name == "ASCII_59":
@@ -70,6 +71,9 @@ def _line_end(text, position):
 
 def _copy_from_stdin(text, begin, match_end, name):
     """(statement end, CopyStmt) when a top-level COPY ... FROM stdin ends its line; else None."""
+    from pglast import ast, parse_sql
+    from pglast.parser import ParseError, scan
+
     end_of_line = _line_end(text, match_end)
     try:
         tokens = scan(text[begin:end_of_line])

@@ -8,16 +8,12 @@ such a statement, or with the header `-- migrate: no-transaction`, runs in
 steps: each such statement on its own, the statements between them together
 in a transaction.
 
-Statements are found with pglast, which wraps PostgreSQL's own parser.
+Statements are found with pglast, which wraps PostgreSQL's own parser. It is
+imported on first use: a run whose scripts need no splitting never loads it.
 """
 import re
 from collections import namedtuple
-
-from pglast import parse_sql
-from pglast import ast
-from pglast.enums import (AlterSubscriptionType, AlterTableType, DiscardMode,
-                          ReindexObjectType, TransactionStmtKind)
-from pglast.parser import ParseError, scan, split
+from functools import lru_cache
 
 from .errors import InvalidScripts, ScriptFailed
 
@@ -114,6 +110,8 @@ def may_need_splitting(text):
 
 def split_statements(text, name):
     """Return the statements of a script, each with its place in the file and how it must run."""
+    from pglast.parser import ParseError, split
+
     try:
         slices = split(text, with_parser=True, only_slices=True)
     except ParseError as error:
@@ -131,15 +129,44 @@ def split_statements(text, name):
     return statements
 
 
-_TRANSACTION_CONTROL = {
-    TransactionStmtKind.TRANS_STMT_BEGIN: "BEGIN",
-    TransactionStmtKind.TRANS_STMT_START: "START TRANSACTION",
-    TransactionStmtKind.TRANS_STMT_COMMIT: "COMMIT",
-    TransactionStmtKind.TRANS_STMT_ROLLBACK: "ROLLBACK",
-    TransactionStmtKind.TRANS_STMT_PREPARE: "PREPARE TRANSACTION",
-    TransactionStmtKind.TRANS_STMT_COMMIT_PREPARED: "COMMIT PREPARED",
-    TransactionStmtKind.TRANS_STMT_ROLLBACK_PREPARED: "ROLLBACK PREPARED",
-}
+@lru_cache(maxsize=None)
+def _kinds():
+    """pglast's node types and enums the classification needs (pglast imported here, once)."""
+    from pglast import ast
+    from pglast.enums import (AlterSubscriptionType, AlterTableType, DiscardMode, ReindexObjectType,
+                              TransactionStmtKind)
+
+    transaction_control = {
+        TransactionStmtKind.TRANS_STMT_BEGIN: "BEGIN",
+        TransactionStmtKind.TRANS_STMT_START: "START TRANSACTION",
+        TransactionStmtKind.TRANS_STMT_COMMIT: "COMMIT",
+        TransactionStmtKind.TRANS_STMT_ROLLBACK: "ROLLBACK",
+        TransactionStmtKind.TRANS_STMT_PREPARE: "PREPARE TRANSACTION",
+        TransactionStmtKind.TRANS_STMT_COMMIT_PREPARED: "COMMIT PREPARED",
+        TransactionStmtKind.TRANS_STMT_ROLLBACK_PREPARED: "ROLLBACK PREPARED",
+    }
+    # utility.c: standard_ProcessUtility
+    always_outside = (
+        (ast.CreatedbStmt, "CREATE DATABASE"),
+        (ast.DropdbStmt, "DROP DATABASE"),
+        (ast.CreateTableSpaceStmt, "CREATE TABLESPACE"),
+        (ast.DropTableSpaceStmt, "DROP TABLESPACE"),
+        (ast.AlterSystemStmt, "ALTER SYSTEM"),
+    )
+    reindex_many = {
+        ReindexObjectType.REINDEX_OBJECT_SCHEMA: "REINDEX SCHEMA",
+        ReindexObjectType.REINDEX_OBJECT_SYSTEM: "REINDEX SYSTEM",
+        ReindexObjectType.REINDEX_OBJECT_DATABASE: "REINDEX DATABASE",
+    }
+    refreshing = (AlterSubscriptionType.ALTER_SUBSCRIPTION_SET_PUBLICATION,
+                  AlterSubscriptionType.ALTER_SUBSCRIPTION_ADD_PUBLICATION,
+                  AlterSubscriptionType.ALTER_SUBSCRIPTION_DROP_PUBLICATION)
+    return _Kinds(ast, transaction_control, always_outside, reindex_many, refreshing,
+                  AlterSubscriptionType, AlterTableType, DiscardMode)
+
+
+_Kinds = namedtuple("_Kinds", "ast transaction_control always_outside reindex_many refreshing "
+                              "AlterSubscriptionType AlterTableType DiscardMode")
 
 
 # Why a statement runs outside a transaction: PostgreSQL's own words. Each of these
@@ -149,32 +176,13 @@ _TRANSACTION_CONTROL = {
 _REFUSED = "%s cannot run inside a transaction block"
 DISCARD_ALL = _REFUSED % "DISCARD ALL"
 
-# utility.c: standard_ProcessUtility
-_ALWAYS_OUTSIDE = (
-    (ast.CreatedbStmt, "CREATE DATABASE"),
-    (ast.DropdbStmt, "DROP DATABASE"),
-    (ast.CreateTableSpaceStmt, "CREATE TABLESPACE"),
-    (ast.DropTableSpaceStmt, "DROP TABLESPACE"),
-    (ast.AlterSystemStmt, "ALTER SYSTEM"),
-)
-
-_REINDEX_MANY = {
-    ReindexObjectType.REINDEX_OBJECT_SCHEMA: "REINDEX SCHEMA",
-    ReindexObjectType.REINDEX_OBJECT_SYSTEM: "REINDEX SYSTEM",
-    ReindexObjectType.REINDEX_OBJECT_DATABASE: "REINDEX DATABASE",
-}
-
-_REFRESHING = (AlterSubscriptionType.ALTER_SUBSCRIPTION_SET_PUBLICATION,
-               AlterSubscriptionType.ALTER_SUBSCRIPTION_ADD_PUBLICATION,
-               AlterSubscriptionType.ALTER_SUBSCRIPTION_DROP_PUBLICATION)
-
-
 def _boolean(option):
     """An option's value as PostgreSQL's defGetBoolean reads it, or None when it would refuse it.
 
     No value means true; 0 and 1; true, false, on, off in any case (`off` comes as a
     type name from the grammar).
     """
+    ast = _kinds().ast
     value = option.arg
     if value is None:
         return True
@@ -206,6 +214,8 @@ def _option(options, name, default):
 
 def _subscription_why(node):
     """subscriptioncmds.c: CreateSubscription, AlterSubscription, DropSubscription."""
+    kinds = _kinds()
+    ast, AlterSubscriptionType = kinds.ast, kinds.AlterSubscriptionType
     if isinstance(node, ast.CreateSubscriptionStmt):
         # create_slot defaults to true, and to false with connect = false.
         if _option(node.options, "create_slot", _option(node.options, "connect", True)):
@@ -217,7 +227,7 @@ def _subscription_why(node):
         return _REFUSED % "DROP SUBSCRIPTION of a subscription with a replication slot"
     if node.kind == AlterSubscriptionType.ALTER_SUBSCRIPTION_REFRESH:
         return _REFUSED % "ALTER SUBSCRIPTION ... REFRESH"
-    if node.kind in _REFRESHING:
+    if node.kind in kinds.refreshing:
         return _REFUSED % "ALTER SUBSCRIPTION with refresh" if _option(
             node.options, "refresh", True) else None
     if node.kind == AlterSubscriptionType.ALTER_SUBSCRIPTION_OPTIONS:
@@ -240,12 +250,16 @@ def _why_outside_transaction(body):
     index (cluster.c: cluster, indexcmds.c: ReindexPartitions) are refused inside a
     transaction block too; such a script needs `-- migrate: no-transaction`.
     """
+    from pglast import parse_sql
+
+    kinds = _kinds()
+    ast = kinds.ast
     node = parse_sql(body)[0].stmt
     if isinstance(node, ast.TransactionStmt):
         # SAVEPOINT, RELEASE and ROLLBACK TO work inside the script's transaction.
-        name = _TRANSACTION_CONTROL.get(node.kind)
+        name = kinds.transaction_control.get(node.kind)
         return name and "transaction control (%s)" % name
-    for node_type, name in _ALWAYS_OUTSIDE:
+    for node_type, name in kinds.always_outside:
         if isinstance(node, node_type):
             return _REFUSED % name
     if isinstance(node, ast.IndexStmt) and node.concurrent:
@@ -258,11 +272,11 @@ def _why_outside_transaction(body):
         # indexcmds.c: ExecReindex; (CONCURRENTLY false) is a plain REINDEX
         if _option(node.params, "concurrently", False):
             return _REFUSED % "REINDEX CONCURRENTLY"
-        name = _REINDEX_MANY.get(node.kind)
+        name = kinds.reindex_many.get(node.kind)
         return name and _REFUSED % name
     if isinstance(node, ast.AlterTableStmt) and any(
             isinstance(command.def_, ast.PartitionCmd) and command.def_.concurrent
-            and command.subtype == AlterTableType.AT_DetachPartition
+            and command.subtype == kinds.AlterTableType.AT_DetachPartition
             for command in node.cmds or ()):
         # utility.c: ProcessUtilitySlow
         return _REFUSED % "ALTER TABLE ... DETACH CONCURRENTLY"
@@ -278,7 +292,7 @@ def _why_outside_transaction(body):
             option.defname == "tablespace" for option in node.options or ()):
         # dbcommands.c: AlterDatabase (SET TABLESPACE, or WITH TABLESPACE)
         return _REFUSED % "ALTER DATABASE SET TABLESPACE"
-    if isinstance(node, ast.DiscardStmt) and node.target == DiscardMode.DISCARD_ALL:
+    if isinstance(node, ast.DiscardStmt) and node.target == kinds.DiscardMode.DISCARD_ALL:
         # discard.c: DiscardAll; refused by the planner (_drop_wrapping_transaction).
         return DISCARD_ALL
     if isinstance(node, (ast.CreateSubscriptionStmt, ast.AlterSubscriptionStmt,
@@ -328,6 +342,9 @@ def _enum_value_used_later(statements, index):
     Only such a use fails inside the transaction that added the value (55P04);
     the ADD VALUE itself runs in a transaction on PostgreSQL 12 and later.
     """
+    from pglast import parse_sql
+    from pglast.parser import ParseError, scan
+
     node = parse_sql(statements[index].text)[0].stmt
     label = node.newVal
     type_name = node.typeName[-1].sval.lower()
