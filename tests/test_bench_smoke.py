@@ -13,7 +13,7 @@ import sys
 from tests.helpers import REPO_ROOT, Database
 
 BENCH = os.path.join(REPO_ROOT, "bench", "run.py")
-SMALL, MIXED, GROWTH = 3, 5, (2, 4)
+SMALL, MIXED, REAL, GROWTH = 3, 5, 50, (2, 4)
 LIVE_ROWS = 100
 
 
@@ -25,7 +25,7 @@ def test_benchmark_runs_every_workload_at_tiny_sizes(server_url, tmp_path):
     env.pop("BENCH_DATABASE_URL", None)
 
     completed = subprocess.run(
-        [sys.executable, BENCH, "--url", server_url, "--small", str(SMALL), "--mixed", str(MIXED),
+        [sys.executable, BENCH, "--url", server_url, "--small", str(SMALL), "--mixed", str(MIXED), "--real", str(REAL),
          "--big-mb", "0.05", "--growth", ",".join(map(str, GROWTH)), "--reps", "1",
          "--noop-reps", "1", "--big-reps", "1", "--growth-reps", "1",
          "--live-reps", "1", "--live-hold", "3", "--live-clients", "2", "--live-rows", str(LIVE_ROWS),
@@ -39,11 +39,11 @@ def test_benchmark_runs_every_workload_at_tiny_sizes(server_url, tmp_path):
     by_command = {}
     for row in rows:
         by_command.setdefault(row["workload"][:2], []).append(row)
-    assert sorted(by_command) == ["1.", "2.", "3.", "4.", "5.", "6."]
+    assert sorted(by_command) == ["1.", "2.", "3.", "4.", "5.", "6.", "7."]
 
     # Every migrate_tables run reached the version of its scripts, with one applied
     # history row per script; every contender left the same schema and data.
-    expected = {"1.": SMALL, "2.": MIXED, "4.": 1}
+    expected = {"1.": SMALL, "2.": MIXED, "4.": 1, "7.": REAL}
     for key, count in expected.items():
         migrate = next(r for r in by_command[key] if r["command"].startswith("migrate_tables --yes"))
         assert migrate["facts"]["version"] == [count]
