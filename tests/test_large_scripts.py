@@ -1,7 +1,8 @@
 """A large script that runs whole goes to the server in pieces (runner._pieces).
 
 The runner is used in-process with tiny sizes, so that every cut rule is hit
-by a few lines of SQL.
+by a few lines of SQL. At the end, through manage.py: a large script that runs
+whole is sent as the bytes on disk, never decoded whole (migrator._plain_large).
 """
 import pytest
 
@@ -12,8 +13,9 @@ from myapp.migrate.lock import MigrationLock
 from myapp.migrate.lockwait import policy
 from myapp.migrate.runner import ScriptRunner, _pieces
 from myapp.migrate.session import Session, read_start
-from myapp.migrate.scripts import Script
+from myapp.migrate.scripts import Script, checksum
 from myapp.migrate.statements import plan_script
+from tests.helpers import failed_with_one_line, succeeded
 
 WHO = ("tester", "localhost", 1)
 
@@ -99,3 +101,73 @@ def test_an_error_in_a_later_piece_names_its_line_and_rolls_everything_back(
     assert "v1.sql: line 12: SQLSTATE 42P01" in str(failed.value)
     assert database.scalar("SELECT to_regclass('t') IS NULL") is True
     assert database.query("SELECT outcome FROM version_history") == [("failed",)]
+
+
+# -- a large script that runs whole is sent as its bytes on disk (migrator._plain_large) ----------
+
+def _data_script(rows, tail=""):
+    """Over 1 MB of INSERTs into table big (and `tail` at the end)."""
+    body = "".join("INSERT INTO big VALUES (%d, '%s');\n" % (i, "x" * 40) for i in range(1, rows + 1))
+    return "CREATE TABLE big (id int PRIMARY KEY, note text);\n" + body + tail
+
+
+def test_a_large_plain_script_runs_from_its_bytes_and_records_the_text_checksum(counting_app):
+    app = counting_app
+    text = _data_script(25000) + "-- all rows are in: café\n"
+    assert len(text.encode()) > runner.LARGE_SCRIPT and "\r" not in text
+    app.write("v2.sql", text)
+    app.set_version(2)
+
+    succeeded(app.manage("migrate_tables", "--yes"))
+
+    assert app.database.scalar("SELECT count(*) FROM big") == 25000
+    # The checksum recorded is the one of the text, as for any other script.
+    assert app.database.query("SELECT checksum, outcome FROM version_history WHERE version = 2") == [
+        (checksum(text), "applied")]
+    assert app.database.version() == [2]
+    succeeded(app.manage("migrate_status", "--check"))
+
+
+def test_an_error_near_the_end_of_a_large_plain_script_names_its_line(counting_app):
+    app = counting_app
+    text = _data_script(25000, "INSERT INTO big VALUES (1, 'a duplicate key');\n")
+    app.write("v2.sql", text)
+    app.set_version(2)
+
+    line = failed_with_one_line(app.manage("migrate_tables", "--yes"), 1)
+
+    assert "v2.sql" in line and "SQLSTATE 23505" in line and "rolled back" in line, line
+    assert app.database.scalar("SELECT to_regclass('big') IS NULL")
+    assert app.database.version() == [1]
+
+
+@pytest.mark.parametrize("tail, why", [
+    ("SELECT 1;\x00\n", "NUL"),
+    ("SELECT 'caf\xe9';\n", "not UTF-8"),
+])
+def test_a_large_script_with_bad_bytes_is_refused_before_anything_runs(counting_app, tail, why):
+    app = counting_app
+    succeeded(app.manage("migrate_tables", "--yes"))
+    rows = 25000
+    text = _data_script(rows, tail)
+    app.write("v2.sql", text.encode("latin-1") if why == "not UTF-8" else text)
+    app.set_version(2)
+    before = app.database.catalog()
+
+    line = failed_with_one_line(app.manage("migrate_tables", "--yes"), 2)
+
+    assert "v2.sql" in line and "line %d" % (rows + 2) in line, line
+    assert (why == "NUL") == ("NUL character" in line) and (why == "NUL" or "UTF-8" in line), line
+    assert app.database.catalog() == before and app.database.version() == [1]
+
+
+def test_a_large_script_that_needs_splitting_still_runs_in_steps(counting_app):
+    app = counting_app
+    text = _data_script(25000, "CREATE INDEX CONCURRENTLY big_note_idx ON big (note);\n")
+    app.write("v2.sql", text)
+    app.set_version(2)
+
+    result = succeeded(app.manage("migrate_tables", "--yes"))
+
+    assert "in 2 steps" in result.stdout, result.stdout
+    assert app.database.scalar("SELECT indisvalid FROM pg_index WHERE indexrelid = 'big_note_idx'::regclass")

@@ -29,11 +29,14 @@ from .errors import (BookkeepingFailed, ConfigurationError, DatabaseFailure, Dec
                      UsageError, database_failure)
 from .history import History
 from .lock import MigrationLock, describe_holder, lock_key
-from .runner import ScriptRunner, crash_point
-from .scripts import check_sequence, checksum, discover, read_script
+from .psql import may_have_psql_lines
+from .runner import LARGE_SCRIPT, ScriptRunner, crash_point
+from .scripts import (check_sequence, checksum, checksum_bytes, decoded_chunks, discover, read_script,
+                      read_script_bytes)
 from .session import Session, read_start
 from .state import assess, read_state
-from .statements import TRANSACTION, plan_script
+from .statements import (TRANSACTION, has_no_transaction_header, may_need_splitting, plain_plan,
+                         plan_script)
 
 log = logging.getLogger("myapp.migrate")
 
@@ -245,7 +248,8 @@ class Migrator:
             self.target(to, assessment.current)
             _refuse(assessment, retry, mark_applied)
             pending = [s for s in assessment.pending if s.version <= target]
-            checked, plans, policies = _preflight(pending, connection.server_version, policy)
+            checked, plans, policies, texts = _preflight(pending, connection.server_version, policy,
+                                                         utf8=connection.encoding in ("UTF8", "UNICODE"))
             to_run = [s for s in pending if mark_applied is None or s.version > mark_applied]
             backing_up = backup is not None and bool(to_run)
             self._check_privileges(connection, history, state, backup_column=backing_up)
@@ -273,10 +277,17 @@ class Migrator:
                          if row.outcome in ("failed", "interrupted", "running")}
             applied = []
             for script in pending:
-                text = read_script(script.path)
-                if checksum(text) != checked[script.version]:
-                    raise InconsistentDatabase("%s changed while migrating; run again" % script.name)
-                plan = plans.get(script.version) if "\r" not in text else None
+                if script.version in texts and texts[script.version] is None:  # see _plain_large
+                    text = read_script_bytes(script.path)
+                    if text is None or checksum_bytes(text) != checked[script.version]:
+                        raise InconsistentDatabase("%s changed while migrating; run again" % script.name)
+                else:
+                    text = texts.pop(script.version, None)  # what the preflight read and checked
+                if text is None:
+                    text = read_script(script.path)
+                    if checksum(text) != checked[script.version]:
+                        raise InconsistentDatabase("%s changed while migrating; run again" % script.name)
+                plan = plans.get(script.version) if isinstance(text, bytes) or "\r" not in text else None
                 if plan is None:
                     plan = plan_script(text, script.name, server_version=connection.server_version)
                 listener.script_started(script, plan)
@@ -728,16 +739,31 @@ def _refuse(assessment, retry, mark_applied):
         raise InconsistentDatabase(problem.message)
 
 
-def _preflight(scripts, server_version, policy):
+# The preflight keeps the texts of small scripts, up to this much in all, for the run.
+KEPT_TEXTS = 16 << 20
+KEPT_TEXT = 64 << 10
+
+
+def _preflight(scripts, server_version, policy, utf8=True):
     """Read every pending script once before anything runs: unreadable or non-UTF-8 files stop here.
 
     Returns each script's checksum, its lock-wait policy (its header lines over
-    `policy`), and its plan when the checksum pins its exact text (no carriage
-    return: the checksum is taken with CRLF made LF), so the run re-reads and
-    re-checks each file but does not split it a second time.
+    `policy`), its plan when the checksum pins its exact text (no carriage
+    return: the checksum is taken with CRLF made LF), and the texts of small
+    scripts (KEPT_TEXT each, KEPT_TEXTS in all): the run uses those as read
+    here (what runs is what was checked and is recorded), and reads the others
+    again, checking that they did not change meanwhile. A large script that
+    simply runs whole (see _plain_large) is marked by a `None` text: the run
+    sends its bytes as they are on disk.
     """
-    checked, plans, policies = {}, {}, {}
+    checked, plans, policies, texts = {}, {}, {}, {}
+    kept = 0
     for script in scripts:
+        plain = _plain_large(script, policy) if utf8 else None
+        if plain is not None:
+            checked[script.version], plans[script.version], policies[script.version] = plain
+            texts[script.version] = None
+            continue
         text = read_script(script.path)
         plan = plan_script(text, script.name, server_version=server_version)
         checked[script.version] = checksum(text)
@@ -745,4 +771,33 @@ def _preflight(scripts, server_version, policy):
             if lockwait.has_header(text) else policy
         if "\r" not in text:
             plans[script.version] = plan
-    return checked, plans, policies
+        if len(text) <= KEPT_TEXT and kept + len(text) <= KEPT_TEXTS:
+            texts[script.version] = text
+            kept += len(text)
+    return checked, plans, policies, texts
+
+
+def _plain_large(script, policy):
+    """(checksum, plan, policy) of a large script that runs whole as it is on disk, else None.
+
+    Large (LARGE_SCRIPT), UTF-8 without a BOM or a carriage return, nothing in it
+    for psql, no no-transaction header and no word that could need a split: its
+    bytes are what the server gets, so the run never holds its text and its
+    bytes at once (a 100 MB data script costs about 100 MB, not 200).
+    """
+    try:
+        if os.path.getsize(script.path) <= LARGE_SCRIPT:
+            return None
+    except OSError:
+        return None  # read_script says why
+    data = read_script_bytes(script.path)
+    if data is None or b"\r" in data or may_have_psql_lines(data):
+        return None
+    head = next(decoded_chunks(data[:KEPT_TEXT]))
+    head = head[:head.rfind("\n") + 1]  # whole lines only
+    if not any(line.strip() and not line.strip().startswith("--") for line in head.splitlines()) \
+            or has_no_transaction_header(head) or may_need_splitting(decoded_chunks(data)):
+        return None
+    if lockwait.has_header(head):
+        policy = lockwait.script_policy(head, script.name, policy)
+    return checksum_bytes(data), plain_plan(len(data)), policy

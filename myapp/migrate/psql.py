@@ -40,6 +40,14 @@ def needs_preparing(text):
     return "\\" in text and _META_LINE.search(text) is not None
 
 
+_FROM_STDIN_BYTES = re.compile(rb"\bfrom\s+stdin\b", re.IGNORECASE)
+
+
+def may_have_psql_lines(data):
+    """The same screen over a script's UTF-8 bytes: False when psql would find nothing in it."""
+    return b"\\" in data or _FROM_STDIN_BYTES.search(data) is not None
+
+
 def _top_level(text, start, end):
     """True when position `end` is outside every string, quoted name and comment begun after `start`."""
     from pglast.parser import ParseError, scan  # pglast only for a script that has psql's lines

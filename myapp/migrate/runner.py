@@ -151,6 +151,8 @@ class ScriptRunner:
         text go before the script is sent (in pieces, see _pieces), so a large
         data script costs little more than one copy of itself. run() takes either.
         """
+        if isinstance(text, bytes):  # already the bytes to send (migrator._plain_large)
+            return text
         step = plan.steps[0] if plan.mode == TRANSACTION and len(plan.steps) == 1 else None
         if step is None or len(text) < LARGE_SCRIPT or (step.start, step.end) != (0, len(text)) \
                 or plan.prepared is not None:

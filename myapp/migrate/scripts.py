@@ -3,6 +3,7 @@
 Discovery only looks at names: it returns paths sorted by version and never
 opens a file. `read_script` reads one file when it is needed.
 """
+import codecs
 import hashlib
 import os
 import re
@@ -125,10 +126,60 @@ def read_script(path):
     if "\x00" in text:  # PostgreSQL and libpq stop reading a query at a NUL: the rest would not run
         at = text.index("\x00")
         line_start = text.rfind("\n", 0, at) + 1
-        raise InvalidScripts("%s: line %d, column %d: a NUL character, which PostgreSQL cannot "
-                             "receive (what follows it would silently not run); remove it"
-                             % (name, text.count("\n", 0, at) + 1, at - line_start + 1))
+        raise _nul_failure(name, text.count("\n", 0, at) + 1, at - line_start + 1)
     return text
+
+
+def _nul_failure(name, line, column):
+    return InvalidScripts("%s: line %d, column %d: a NUL character, which PostgreSQL cannot "
+                          "receive (what follows it would silently not run); remove it"
+                          % (name, line, column))
+
+
+CHUNK = 1 << 20
+
+
+def decoded_chunks(data, size=CHUNK):
+    """The text of UTF-8 bytes, a piece of about `size` at a time (never all of it at once)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    for start in range(0, len(data), size):
+        yield decoder.decode(data[start:start + size], start + size >= len(data))
+    if not data:
+        yield ""
+
+
+def read_script_bytes(path):
+    """The bytes of a UTF-8 script without a BOM, checked as `read_script` checks its text.
+
+    For a large script that runs whole: it is never decoded at once, so it costs
+    about its own size in memory, not twice that. None when the file starts with
+    a BOM (`read_script` then). Raises InvalidScripts as `read_script` does.
+    """
+    name = os.path.basename(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        raise InvalidScripts("cannot read %s: %s" % (name, error.strerror or error))
+    if data.startswith(codecs.BOM_UTF8):
+        return None
+    try:
+        for _ in decoded_chunks(data):
+            pass
+    except UnicodeDecodeError:  # where: read_script decodes it whole to say so
+        read_script(path)
+        raise
+    at = data.find(b"\x00")
+    if at != -1:
+        line_start = data.rfind(b"\n", 0, at) + 1
+        raise _nul_failure(name, data.count(b"\n", 0, at) + 1,
+                           len(data[line_start:at].decode("utf-8")) + 1)
+    return data
+
+
+def checksum_bytes(data):
+    """checksum() of a script read by read_script_bytes, with no carriage return in it."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def checksum(text):

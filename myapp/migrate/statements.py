@@ -93,8 +93,23 @@ def may_need_splitting(text):
     """True when a screen word stands as a word of its own somewhere in the text.
 
     Conservative: a word in a comment or a string counts too (pglast then decides).
+    `text` may also be an iterable of pieces of the text (scripts.decoded_chunks).
     """
-    lowered = text.lower()
+    if not isinstance(text, str):
+        tail = ""
+        for piece in text:  # each piece with the end of the one before, for words across the seam
+            piece = tail + piece
+            if _has_screen_word(piece.lower()):
+                return True
+            tail = piece[-_SEAM:]
+        return False
+    return _has_screen_word(text.lower())
+
+
+_SEAM = max(len(word) for word in _SCREEN_WORDS) + 2
+
+
+def _has_screen_word(lowered):
     size = len(lowered)
     for word in _SCREEN_WORDS:
         position = lowered.find(word)
@@ -323,6 +338,11 @@ def _drop_wrapping_transaction(statements, name):
     return statements
 
 
+def plain_plan(size):
+    """The plan of a script that runs whole in one transaction, `size` long."""
+    return ScriptPlan(TRANSACTION, [Step(0, size, 1, None, True)], None)
+
+
 def plan_script(text, name, list_statements=False, server_version=None):
     """Decide how a script runs: whole in one transaction, or in steps.
 
@@ -370,7 +390,7 @@ def _enum_value_used_later(statements, index):
 def _plan(text, name, list_statements, server_version=None):
     forced = has_no_transaction_header(text)
     if not (forced or list_statements or may_need_splitting(text)):
-        return ScriptPlan(TRANSACTION, [Step(0, len(text), 1, None, True)], None)
+        return plain_plan(len(text))
 
     statements = _drop_wrapping_transaction(split_statements(text, name), name)
     if server_version is None or server_version >= ADD_VALUE_IN_TRANSACTION:
