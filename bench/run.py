@@ -700,7 +700,7 @@ def workload_small(server, tmp, psql, n, reps, use_yoyo):
     contenders, results, mt, ps = race(server, tmp, psql, workload, "small", 1, reps, use_yoyo)
     title = "1. %s" % workload.title
     ratio = mt["median"] / ps["median"]
-    rows = [row(title, contenders[0].name, mt, ratio, "≤ %.1f× psql" % TARGET_SMALL_VS_PSQL,
+    rows = [row(title, contenders[0].name, mt, ratio, "≤ %g× psql" % TARGET_SMALL_VS_PSQL,
                 ratio <= TARGET_SMALL_VS_PSQL, "%.2f ms per script" % (1000 * mt["median"] / n)),
             row(title, contenders[1].name, ps, note="%.2f ms per script" % (1000 * ps["median"] / n))]
     if use_yoyo:
@@ -734,7 +734,7 @@ def workload_real(server, tmp, psql, n, reps, use_yoyo):
     contenders, results, mt, ps = race(server, tmp, psql, workload, "real", 7, reps, use_yoyo)
     title = "7. %s" % workload.title
     ratio = mt["median"] / ps["median"]
-    rows = [row(title, contenders[0].name, mt, ratio, "≤ %.1f× psql" % TARGET_REAL_VS_PSQL,
+    rows = [row(title, contenders[0].name, mt, ratio, "≤ %g× psql" % TARGET_REAL_VS_PSQL,
                 ratio <= TARGET_REAL_VS_PSQL, "%.2f ms per script" % (1000 * mt["median"] / n)),
             row(title, contenders[1].name, ps, note="%.2f ms per script" % (1000 * ps["median"] / n))]
     if use_yoyo:
@@ -787,7 +787,7 @@ def workload_noop(server, tmp, psql, reps):
     noop, help_ = samples[commands[0][0]], samples[commands[1][0]]
     ratio = noop["median"] / help_["median"]
     title = "3. nothing to do (demo app at version %d)" % __db_version__
-    return [row(title, commands[0][0], noop, ratio, "≤ %.1f× --help" % TARGET_NOOP_VS_HELP,
+    return [row(title, commands[0][0], noop, ratio, "≤ %g× --help" % TARGET_NOOP_VS_HELP,
                 ratio <= TARGET_NOOP_VS_HELP),
             row(title, commands[1][0], help_)]
 
@@ -811,12 +811,12 @@ def workload_big(server, tmp, psql, megabytes, reps):
     rss_ratio = mt["max_rss_kb"] * 1024 / app.script_bytes
     source = "/usr/bin/time -v" if time_v else "wait4 rusage"
     title = "4. %s" % workload.title
-    rows = [row(title, contenders[0].name, mt, ratio, "≤ %.1f× psql -f" % TARGET_BIG_VS_PSQL,
+    rows = [row(title, contenders[0].name, mt, ratio, "≤ %g× psql -f" % TARGET_BIG_VS_PSQL,
                 ratio <= TARGET_BIG_VS_PSQL),
             row(title, contenders[1].name, ps, note="psql peak RSS %.0f MB" % (ps["max_rss_kb"] / 1024)),
             {"workload": title, "command": "migrate_tables peak RSS", "median_s": None, "min_s": None,
              "max_s": None, "runs": len(mt["runs"]), "ratio": rss_ratio,
-             "target": "< %.0f× script size" % TARGET_BIG_RSS_VS_SIZE,
+             "target": "< %g× script size" % TARGET_BIG_RSS_VS_SIZE,
              "met": rss_ratio < TARGET_BIG_RSS_VS_SIZE,
              "note": "%.0f MB (max of runs, %s) for a %.0f MB script"
                      % (mt["max_rss_kb"] / 1024, source, mb),
