@@ -12,8 +12,8 @@ in a namespace of ours): a session advisory lock can be taken again by the
 session that holds it, so behind a pooler in transaction mode a second run
 on the same server connection would "get" the lock too. It then finds the
 first run's token there and refuses; and `held_sql`, the check that this
-session still holds both locks and no other run's token, is folded into the
-statements that record each script (see session.py), so a script that calls
+session still holds both locks, is folded into the statements that record
+each script (see session.py), so a script that calls
 `pg_advisory_unlock_all()`, or a pooler that hands our statements to another
 server connection, cannot go unnoticed.
 """
@@ -40,17 +40,20 @@ TOKEN_SPACE = zlib.crc32(b"migrate_tables run token") - (1 << 31)
 
 
 def held_sql(key, token):
-    """A boolean SQL expression: this session holds the migration lock and this run's token only.
+    """A boolean SQL expression: this session still holds this run's token and the migration lock.
 
-    One scan of pg_locks (each reads the whole lock table).
+    Each is let go and taken again, which only its holder can do: the release
+    says whether this session held it (a release of a lock it does not hold is
+    false, with a warning), and the migration lock is held twice by the run
+    (`try_acquire`), so it stays ours in between. Another server session (a
+    pooler in transaction mode), or a script that called
+    `pg_advisory_unlock_all()`, fails it. No read of pg_locks, which copies the
+    server's whole lock table: this runs with every script.
     """
-    return ("(SELECT pg_catalog.count(*) FILTER (WHERE classid = 0 AND objid = %d AND objsubid = 1) > 0"
-            " AND pg_catalog.count(*) FILTER (WHERE objsubid = 2 AND objid = (%d)::int4::oid) > 0"
-            " AND pg_catalog.count(*) FILTER (WHERE objsubid = 2 AND objid <> (%d)::int4::oid) = 0"
-            " FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted"
-            " AND pid = pg_catalog.pg_backend_pid()"
-            " AND (objsubid = 1 OR (classid = (%d)::int4::oid AND objsubid = 2)))"
-            % (key, token, token, TOKEN_SPACE))
+    return ("(CASE WHEN pg_catalog.pg_advisory_unlock(%d, %d) THEN pg_catalog.pg_try_advisory_lock(%d, %d)"
+            " ELSE false END AND CASE WHEN pg_catalog.pg_advisory_unlock(%d)"
+            " THEN pg_catalog.pg_try_advisory_lock(%d) ELSE false END)"
+            % (TOKEN_SPACE, token, TOKEN_SPACE, token, key, key))
 
 
 class MigrationLock:
@@ -87,7 +90,9 @@ class MigrationLock:
                 cursor.execute("SELECT pg_catalog.pg_advisory_unlock(%s)", (self.key,))
                 from .pooling import NOT_A_SESSION
                 raise ConfigurationError(NOT_A_SESSION)
-            cursor.execute("SELECT pg_catalog.pg_advisory_lock(%s, %s)", (TOKEN_SPACE, self.token))
+            # The migration lock a second time, so that `held_sql` can let one go and take it back.
+            cursor.execute("SELECT pg_catalog.pg_advisory_lock(%s, %s), pg_catalog.pg_advisory_lock(%s)",
+                           (TOKEN_SPACE, self.token, self.key))
             return True
 
     def acquire(self, timeout, on_wait, sleep=time.sleep):
@@ -114,8 +119,8 @@ class MigrationLock:
     def release(self):
         """Let both locks go (a closed connection does too, but not one kept by a pooler)."""
         with self.connection.cursor() as cursor:
-            cursor.execute("SELECT pg_catalog.pg_advisory_unlock(%s, %s),"
-                           " pg_catalog.pg_advisory_unlock(%s)", (TOKEN_SPACE, self.token, self.key))
+            cursor.execute("SELECT pg_catalog.pg_advisory_unlock(%s, %s), pg_catalog.pg_advisory_unlock(%s),"
+                           " pg_catalog.pg_advisory_unlock(%s)", (TOKEN_SPACE, self.token, self.key, self.key))
 
 
 def describe_holder(holder):
