@@ -311,7 +311,7 @@ class Migrator:
                 crash_point("after-script-commit")
                 try:
                     commit_version(script.version, flush=script is pending[-1])
-                except SQLAlchemyError as error:
+                except (SQLAlchemyError, self.db.engine.dialect.dbapi.Error) as error:
                     _rollback_quietly(self.db.session)
                     failure = database_failure(error, "writing the version row after %s" % script.name)
                     raise type(failure)(
@@ -420,9 +420,10 @@ class Migrator:
         `version_row.version = N`, but without its per-commit cost: a commit
         expires the row, and the ORM would first read it all back (a SELECT)
         to learn its key. The row object is then given the committed value.
-        The statements are made once per run, and run on the session's own
-        connection and transaction (`session.connection()`), which the session
-        then commits.
+        The statements are made once per run and sent on the session's own
+        connection, in its transaction (`session.connection()`), which the
+        session then commits: the app's driver, pool and settings, without the
+        cost of SQLAlchemy's statement execution for one known UPDATE.
 
         With `flush=False` (every script but the last) the commit is visible at
         once but does not wait for the disk: the next script's commit flushes it.
@@ -431,21 +432,25 @@ class Migrator:
         """
         state = inspect(version_row)
         statement = self._version_update(state.mapper)
-        flushed = sql_text(statement)
         if self.db.engine.dialect.driver == "psycopg2":  # one message (rowcount: the UPDATE's)
-            deferred, set_local = sql_text("SET LOCAL synchronous_commit TO off; " + statement), None
+            deferred, set_local = "SET LOCAL synchronous_commit TO off; " + statement, None
         else:
             # A statement of its own: psycopg 3, which an app's engine may use, binds
             # parameters on the server and refuses two commands in one.
-            deferred, set_local = flushed, sql_text("SET LOCAL synchronous_commit TO off")
+            deferred, set_local = statement, "SET LOCAL synchronous_commit TO off"
         keys = {"pk%d" % number: value for number, value in enumerate(state.identity)}
         session = self.db.session
 
         def commit(version, flush=True):
-            connection = session.connection()
-            if not flush and set_local is not None:
-                connection.execute(set_local)
-            if connection.execute(flushed if flush else deferred, dict(keys, version=version)).rowcount != 1:
+            cursor = session.connection().connection.cursor()
+            try:
+                if not flush and set_local is not None:
+                    cursor.execute(set_local)
+                cursor.execute(statement if flush else deferred, dict(keys, version=version))
+                updated = cursor.rowcount
+            finally:
+                cursor.close()
+            if updated != 1:
                 session.rollback()
                 raise InconsistentDatabase("the version row went away while migrating (after %s); "
                                            "run again" % version)
@@ -454,12 +459,16 @@ class Migrator:
         return commit
 
     def _version_update(self, mapper):
+        """The UPDATE of the version row by its key, in the driver's own parameter style."""
         preparer = self.db.engine.dialect.identifier_preparer
+
+        def quoted(name):
+            return preparer.quote(name).replace("%", "%%")
         column = mapper.get_property("version").columns[0]
-        where = " AND ".join("%s = :pk%d" % (preparer.quote(key.name), number)
+        where = " AND ".join("%s = %%(pk%d)s" % (quoted(key.name), number)
                              for number, key in enumerate(mapper.primary_key))
-        return "UPDATE %s SET %s = :version WHERE %s" % (
-            preparer.format_table(mapper.local_table), preparer.quote(column.name), where)
+        table = preparer.format_table(mapper.local_table).replace("%", "%%")
+        return "UPDATE %s SET %s = %%(version)s WHERE %s" % (table, quoted(column.name), where)
 
     def _version_row(self):
         """The recipe's Version row, made when missing (the table too, on a new database)."""
