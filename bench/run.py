@@ -695,13 +695,11 @@ def race(server, tmp, psql, workload, name, number, reps, use_yoyo):
     return contenders, results, results[contenders[0].name], results[contenders[1].name]
 
 
-def workload_small(server, tmp, psql, n, reps, use_yoyo):
-    workload = small_workload(n)
-    contenders, results, mt, ps = race(server, tmp, psql, workload, "small", 1, reps, use_yoyo)
-    title = "1. %s" % workload.title
+def _ratio_rows(title, contenders, results, mt, ps, n, target, use_yoyo):
+    """The rows of a workload with a target over psql: migrate_tables, psql, and yoyo."""
     ratio = mt["median"] / ps["median"]
-    rows = [row(title, contenders[0].name, mt, ratio, "≤ %g× psql" % TARGET_SMALL_VS_PSQL,
-                ratio <= TARGET_SMALL_VS_PSQL, "%.2f ms per script" % (1000 * mt["median"] / n)),
+    rows = [row(title, contenders[0].name, mt, ratio, "≤ %g× psql" % target, ratio <= target,
+                "%.2f ms per script" % (1000 * mt["median"] / n)),
             row(title, contenders[1].name, ps, note="%.2f ms per script" % (1000 * ps["median"] / n))]
     if use_yoyo:
         yo = results["yoyo apply"]
@@ -715,6 +713,13 @@ def workload_small(server, tmp, psql, n, reps, use_yoyo):
                      "max_s": None, "runs": 0, "ratio": None, "target": "migrate_tables faster",
                      "met": None, "note": YOYO_MISSING})
     return rows
+
+
+def workload_small(server, tmp, psql, n, reps, use_yoyo):
+    workload = small_workload(n)
+    contenders, results, mt, ps = race(server, tmp, psql, workload, "small", 1, reps, use_yoyo)
+    return _ratio_rows("1. %s" % workload.title, contenders, results, mt, ps, n, TARGET_SMALL_VS_PSQL,
+                       use_yoyo)
 
 
 def workload_mixed(server, tmp, psql, n, reps, use_yoyo):
@@ -732,15 +737,8 @@ def workload_mixed(server, tmp, psql, n, reps, use_yoyo):
 def workload_real(server, tmp, psql, n, reps, use_yoyo):
     workload = real_history_workload(n)
     contenders, results, mt, ps = race(server, tmp, psql, workload, "real", 7, reps, use_yoyo)
-    title = "7. %s" % workload.title
-    ratio = mt["median"] / ps["median"]
-    rows = [row(title, contenders[0].name, mt, ratio, "≤ %g× psql" % TARGET_REAL_VS_PSQL,
-                ratio <= TARGET_REAL_VS_PSQL, "%.2f ms per script" % (1000 * mt["median"] / n)),
-            row(title, contenders[1].name, ps, note="%.2f ms per script" % (1000 * ps["median"] / n))]
-    if use_yoyo:
-        yo = results["yoyo apply"]
-        rows.append(row(title, "yoyo apply", yo, yo["median"] / ps["median"]))
-    return rows
+    return _ratio_rows("7. %s" % workload.title, contenders, results, mt, ps, n, TARGET_REAL_VS_PSQL,
+                       use_yoyo)
 
 
 def workload_noop(server, tmp, psql, reps):

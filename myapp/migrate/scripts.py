@@ -106,17 +106,21 @@ def check_sequence(scripts, code_version):
         )
 
 
+def _read(path, name):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as error:
+        raise InvalidScripts("cannot read %s: %s" % (name, error.strerror or error))
+
+
 def read_script(path):
     """Return the text of a script: UTF-8, an optional BOM removed.
 
     Raises InvalidScripts naming the file and line when it cannot be read.
     """
     name = os.path.basename(path)
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except OSError as error:
-        raise InvalidScripts("cannot read %s: %s" % (name, error.strerror or error))
+    raw = _read(path, name)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -156,11 +160,7 @@ def read_script_bytes(path):
     a BOM (`read_script` then). Raises InvalidScripts as `read_script` does.
     """
     name = os.path.basename(path)
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        raise InvalidScripts("cannot read %s: %s" % (name, error.strerror or error))
+    data = _read(path, name)
     if data.startswith(codecs.BOM_UTF8):
         return None
     try:
