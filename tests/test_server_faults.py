@@ -179,6 +179,12 @@ def test_lost_server_names_the_script_and_the_next_run_is_correct(own_server, fa
     line = one_line(result, 1)
     assert "v2.sql" in line, line
     assert "connection to the server was lost" in line, line
+    # The server's own reason, never a follow-up error of the client's.
+    assert "cursor already closed" not in line and "connection already closed" not in line, line
+    if fault == "terminated-backend":
+        assert "terminating connection due to administrator command" in line, line
+    if mode == "transaction":
+        assert "it ran in one transaction, which was not committed" in line, line
     assert "Upgrading database to version 3" not in result.stdout
 
     own_server.start()

@@ -332,16 +332,22 @@ class ScriptRunner:
         try:
             _execute(cursor, head + body if head else body)
         except psycopg2.Error:
-            if self._row_pending and head:
-                self._rollback()
-                if self._row_started(cursor, script.version):
-                    self._row_pending, self._head = False, None
+            if self._row_pending and head and not self.connection.closed:
+                try:
+                    self._rollback()
+                    if self._row_started(cursor, script.version):
+                        self._row_pending, self._head = False, None
+                except psycopg2.Error as error:  # the connection went too: the first error tells
+                    log.info("could not tell whether %s's history row was made: %s", script.name,
+                             str(error).strip())
             raise
         if self._row_pending and head:
             self._row_pending = False
         self._head, self._head_length = None, 0
 
     def _fail_script(self, cursor, script, text, error, offset, sent):
+        if self.connection.closed:  # the server went away: the migrator says what is known
+            raise error
         if isinstance(error, _Exhausted):
             self._record_failure(cursor, None, str(error.failure(script)), 0, script=script)
             raise error.failure(script)
