@@ -7,8 +7,10 @@ import os
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 import sys
+import time
 import uuid
 
+import psycopg2
 import pytest
 from sqlalchemy.engine.url import make_url
 
@@ -215,6 +217,14 @@ def test_idle_session_timeout_shorter_than_a_script_is_one_line(counting_app):
     app = counting_app
     assert app.manage("migrate_tables", "--yes").returncode == 0
     app.database.execute('ALTER DATABASE "%s" SET idle_session_timeout = 500' % app.database.name)
+    # The fault is real on this server: an idle session of this database is ended (PostgreSQL 14+).
+    idle = app.database.connect()
+    try:
+        time.sleep(1.2)
+        with pytest.raises(psycopg2.OperationalError):
+            idle.cursor().execute("SELECT 1")
+    finally:
+        idle.close()
     app.write("v2.sql", counted(2, "SELECT pg_sleep(1.5);\n"))
     app.write("v3.sql", counted(3))
     app.set_version(3)
@@ -222,12 +232,30 @@ def test_idle_session_timeout_shorter_than_a_script_is_one_line(counting_app):
     result = app.manage("migrate_tables", "--yes")
 
     assert "Traceback" not in result.stdout + result.stderr
-    if result.returncode != 0:
-        one_line(result, 1)
+    if result.returncode == 0:
+        # The tool outlived the timeout (it kept no session idle that long, or reconnected).
+        assert result.stderr == "", result.stderr
+        assert applications(app.database) == {1: 1, 2: 1, 3: 1}
+        assert app.database.version() == [3]
+    else:
+        # The app's session sat idle through v2's sleep and the server ended it: v2 is
+        # committed and recorded, the version row is behind, v3 did not start.
+        line = one_line(result, 1)
+        assert "v2.sql" in line and "idle-session timeout" in line, line
+        assert "connection to the server was lost" in line, line
+        assert "Upgrading database to version 3" not in result.stdout
+        assert applications(app.database) == {1: 1, 2: 1}
+        assert [row[:3] for row in app.database.history()] == [
+            (1, "v1.sql", "applied"), (2, "v2.sql", "applied")]
+        assert app.database.version() == [1]
     app.database.execute('ALTER DATABASE "%s" RESET idle_session_timeout' % app.database.name)
     final = app.manage("migrate_tables", "--yes")
     assert final.returncode == 0, final.stderr
+    assert "Upgrading database to version 2" not in final.stdout
     assert applications(app.database) == {1: 1, 2: 1, 3: 1}
+    assert app.database.version() == [3]
+    assert [row[:3] for row in app.database.history()] == [
+        (1, "v1.sql", "applied"), (2, "v2.sql", "applied"), (3, "v3.sql", "applied")]
 
 
 def test_full_width_digit_is_not_a_version(counting_app):
@@ -296,16 +324,55 @@ def test_role_that_cannot_write_the_history_is_refused_before_anything_changes(c
 
 # -- secrets ---------------------------------------------------------------------------
 
-def test_no_error_path_prints_the_password(database, password_role, tmp_path):
+@pytest.fixture
+def login_role(request, server_url, database):
+    """A login role with a password, on any test server: (name, password).
+
+    On the embedded server it is conftest's `password_role` (a scram line in its
+    pg_hba.conf: a wrong password is refused). A server from TEST_DATABASE_URL has a
+    pg_hba.conf this test cannot edit; CI's PostgreSQL 15 cluster trusts every local
+    login (initdb --auth=trust) and accepts and ignores any password, which still
+    sends the marker through every path that parses, shows or connects with a URL.
+    """
+    if not os.environ.get("TEST_DATABASE_URL"):
+        yield request.getfixturevalue("password_role")
+        return
+    role, password = "pw_%s" % uuid.uuid4().hex[:8], "right-%s" % uuid.uuid4().hex[:8]
+    maintenance = Database(server_url)
+    maintenance.execute("CREATE ROLE %s LOGIN PASSWORD '%s'" % (role, password))
+    try:
+        yield role, password
+    finally:
+        # Under trust the role logs in: its objects and privileges go with the database first.
+        maintenance.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % database.name)
+        maintenance.execute("DROP ROLE IF EXISTS %s" % role)
+
+
+def _accepts(url):
+    """Whether the server lets this URL's user in with this URL's password."""
+    try:
+        psycopg2.connect(**connect_params(url)).close()
+    except psycopg2.OperationalError:
+        return False
+    return True
+
+
+def test_no_error_path_prints_the_password(database, login_role, tmp_path):
     marker = "Mk%s" % uuid.uuid4().hex[:12]
-    role, _ = password_role
+    role, _ = login_role
     params = connect_params(database.url)
     socket = "host=%s&port=%s" % (params["host"], params.get("port", 5432))
     good = database.url
-    with_password = as_role(database, "postgres", marker)  # the server trusts it: connects
+    with_password = as_role(database, "postgres", marker)  # a trusting server lets it in
+    as_role_with_marker = "postgresql://%s:%s@/%s?%s" % (role, marker, database.name, socket)
+    # The embedded server checks this role's password (pg_hba.conf): the wrong one is refused.
+    # CI's PostgreSQL 15 cluster trusts every local login: the marker is ignored, the role gets in.
+    checked = not _accepts(as_role_with_marker)
+    if not os.environ.get("TEST_DATABASE_URL"):
+        assert checked, "the embedded server must check the role's password"
     urls = [
         "postgresql://someone:%s@127.0.0.1:1/nowhere" % marker,
-        "postgresql://%s:%s@/%s?%s" % (role, marker, database.name, socket),
+        as_role_with_marker,
         "postgresql://postgres:%s@/%s_missing?%s" % (marker, database.name, socket),
         "postgresql//someone:%s@localhost/db" % marker,
         "host=localhost dbname=x user=someone password=%s" % marker,
@@ -346,19 +413,29 @@ def test_no_error_path_prints_the_password(database, password_role, tmp_path):
     with ThreadPoolExecutor(max_workers=3) as pool:
         runs = list(pool.map(lambda c: call(*c), calls))
 
-    for run in runs:
+    for (args, env, _, flask), run in zip(calls, runs):
         output = run.stdout + run.stderr
         assert marker not in output, (run.args, output)
-        if "flask" in run.args and "no usable database URL" in output:
-            # Known, left alone: the flask command loads the app before our code runs, and
-            # Flask prints its own traceback when the factory refuses an unusable URL (the
-            # password masked all the same). manage.py says it in one line.
+        if flask and run.returncode != 0 and "no usable database URL" in output:
+            # Known, left alone (the flask command only): it loads the app before our code
+            # runs, and Flask prints its own traceback when the factory refuses an unusable
+            # URL (the password masked all the same). manage.py says it in one line.
             continue
         assert "Traceback" not in output, (run.args, output)
+        lines = run.stderr.strip().splitlines()
+        if run.returncode == 0:
+            assert not [line for line in lines if line.startswith("error")], (run.args, run.stderr)
+        else:  # every failure, declined included: one line
+            assert len(lines) == 1 and lines[0].startswith("error: "), (run.args, run.stderr)
     failed = [run for run in runs if run.returncode != 0]
     assert len(failed) > len(urls)
-    for run in failed:
-        if "flask" in run.args and "no usable database URL" in run.stderr:
-            continue  # Flask's own traceback, see above
-        if run.returncode != 1 or "declined" not in run.stdout + run.stderr:
-            assert len(run.stderr.strip().splitlines()) <= 2, (run.args, run.stderr)
+    role_runs = [run for (_, env, _, _), run in zip(calls, runs)
+                 if env.get("DATABASE_URL") == as_role_with_marker]
+    if checked:  # the wrong password's own error path ran, on every command
+        for run in role_runs:
+            assert run.returncode == 2 and "password authentication failed" in run.stderr, (
+                run.args, run.stderr)
+    else:  # the marker went all the way in: the role connected and got as far as its privileges
+        assert not any("password authentication failed" in run.stderr for run in role_runs)
+    if _accepts(with_password):  # the marker in a URL that connects reached the confirmation
+        assert any("WARNING: this migrates the database" in run.stdout for run in runs)

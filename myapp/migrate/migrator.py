@@ -199,6 +199,7 @@ class Migrator:
     def target(self, to, current=None):
         if to is None:
             return self.code_version
+        _check_version("--to", to)
         if to > self.code_version:
             raise UsageError("--to %d is above the version this code needs (__db_version__ = %d)"
                              % (to, self.code_version))
@@ -218,6 +219,8 @@ class Migrator:
         """
         listener = listener or Listener()
         policy = policy or lockwait.policy()
+        _check_version("--retry", retry)
+        _check_version("--mark-applied", mark_applied)
         discovery = self.scripts()
         for name in discovery.ignored:
             listener.notice("ignored %s: not a migration name (vN.sql or vN_description.sql)" % name)
@@ -248,6 +251,8 @@ class Migrator:
             self.target(to, assessment.current)
             _refuse(assessment, retry, mark_applied)
             pending = [s for s in assessment.pending if s.version <= target]
+            if mark_applied is not None:  # refused here, before anything changes
+                _check_mark_applied(assessment, mark_applied, pending)
             checked, plans, policies, texts = _preflight(pending, connection.server_version, policy,
                                                          utf8=connection.encoding in ("UTF8", "UNICODE"))
             to_run = [s for s in pending if mark_applied is None or s.version > mark_applied]
@@ -265,6 +270,12 @@ class Migrator:
                 current = self._mark_applied(history, assessment, mark_applied, pending, who,
                                              version_row, listener)
                 pending = [s for s in pending if s.version > mark_applied]
+                if assessment.stored is not None and assessment.stored > mark_applied:
+                    # The version table was ahead of the history: the operator records, one
+                    # by one, what is in the database; nothing runs until the two agree.
+                    listener.notice("the version table still says %d: record the next script the "
+                                    "same way if it is in the database" % assessment.stored)
+                    pending = []
             if assessment.dirty is not None and retry == assessment.dirty.version:
                 history.close_interrupted(assessment.dirty.id, "run again with --retry")
 
@@ -509,17 +520,14 @@ class Migrator:
     def _mark_applied(self, history, assessment, version, pending, who, version_row, listener):
         dirty = assessment.dirty
         script = next((s for s in pending if s.version == version), None)
-        if dirty is not None and dirty.version == version:
-            if dirty.outcome == "running":
-                history.close_interrupted(dirty.id, "operator finished it by hand (--mark-applied)")
-        elif script is None or script.version != assessment.current + 1:
-            raise UsageError("--mark-applied %d: version %d is neither interrupted nor the next "
-                             "pending script" % (version, version))
+        if dirty is not None and dirty.version == version and dirty.outcome == "running":
+            history.close_interrupted(dirty.id, "operator finished it by hand (--mark-applied)")
         name = script.name if script else dirty.filename
         file_checksum = checksum(read_script(script.path)) if script else None
         history.record(version, name, file_checksum, "marked-applied", "marked-applied", who,
                        note="--mark-applied: finished by hand, not run")
-        version_row.version = version
+        # Never lowered: a version table ahead of the history stays ahead until all is recorded.
+        version_row.version = max(version_row.version or 0, version)
         self.db.session.commit()
         listener.notice("recorded %s as applied without running it (--mark-applied)" % name)
         return version
@@ -736,6 +744,20 @@ def _disk_checksum(script):
     return checksum(read_script(script.path))
 
 
+def _check_version(option, value):
+    if value is not None and value < 1:
+        raise UsageError("%s %d: versions start at 1" % (option, value))
+
+
+def _check_mark_applied(assessment, version, pending):
+    dirty = assessment.dirty
+    if dirty is not None and dirty.version == version:
+        return
+    if not any(s.version == version for s in pending) or version != assessment.current + 1:
+        raise UsageError("--mark-applied %d: version %d is neither interrupted nor the next "
+                         "pending script" % (version, version))
+
+
 def _refuse(assessment, retry, mark_applied):
     """Stop before changing anything when the database cannot be migrated as it is."""
     dirty = assessment.dirty
@@ -745,6 +767,9 @@ def _refuse(assessment, retry, mark_applied):
     for problem in assessment.problems:
         if problem.kind == "dirty" and dirty.version in (retry, mark_applied):
             continue
+        if problem.kind == "version-ahead" and mark_applied is not None \
+                and assessment.current < mark_applied <= assessment.stored:
+            continue  # recording, one by one, scripts the database has (see the problem's advice)
         raise InconsistentDatabase(problem.message)
 
 

@@ -77,9 +77,12 @@ def assess(state, scripts, code_version, file_checksum, allow_changed=False):
         current = history_version
         if stored is not None and stored > history_version:
             problems.append(Problem("version-ahead", (
-                "the version table says %d but the history's last applied version is %d; "
-                "someone changed the version table by hand: set it back to %d, or record the "
-                "scripts applied by hand with --mark-applied" % (stored, history_version, history_version))))
+                "the version table says %d but the history records scripts applied only up to "
+                "version %d; nothing runs until they agree: check the database, and for each "
+                "script from version %d on that is in it (applied by hand, or its history row "
+                "was deleted), in order, run `migrate_tables --mark-applied N`, which records it "
+                "and runs nothing; only if none of them is in the database, set the version "
+                "table back to %d" % (stored, history_version, history_version + 1, history_version))))
         elif stored is None or stored < history_version:
             repair = (stored, history_version)
 
