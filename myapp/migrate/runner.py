@@ -47,14 +47,59 @@ def _sqlstate_failure(script, text, error, offset, consequence, head=0):
     """
     diag = error.diag
     where = ""
+    message = (diag.message_primary or str(error)).strip()
     if diag.statement_position:
         where = " line %d:" % line_at(text, offset + int(diag.statement_position) - 1 - head)
-    elif offset:
-        where = " statement at line %d:" % line_at(text, offset)
-    message = (diag.message_primary or str(error)).strip()
+    else:
+        line = _statement_line(text, offset, message)
+        if line:
+            where = " line %d:" % line
+        elif offset:
+            where = " statement at line %d:" % line_at(text, offset)
     detail = "; " + diag.message_detail if diag.message_detail else ""
+    if error.pgcode == "25001":  # a statement PostgreSQL refuses in a transaction (see statements.py)
+        consequence += ("; PostgreSQL runs it only outside a transaction: make `-- migrate: "
+                        "no-transaction` the script's first line")
     return ScriptFailed("%s:%s SQLSTATE %s: %s%s; %s"
                         % (script.name, where, error.pgcode, message, detail, consequence))
+
+
+_QUOTED = re.compile(r'"((?:[^"]|"")+)"')
+_REFUSED_COMMAND = re.compile(r"^(\w+(?: \w+)*) cannot run inside a transaction block")
+
+
+def _statement_line(text, offset, message):
+    """For an error PostgreSQL reports without a position: the line of the one statement it fits.
+
+    PostgreSQL does not say which statement of a message failed; psql knows, as it
+    sends one at a time. So (only when a script has failed) the statements from
+    `offset` on are split out and matched: the command a 25001 refusal names, or
+    the names in double quotes the message gives (`relation "missing" does not
+    exist`). A line only when exactly one statement fits; else None.
+    """
+    if not isinstance(text, str):
+        return None
+    from .statements import split_statements
+    try:
+        statements = split_statements(text[offset:], "")
+    except ScriptFailed:
+        return None
+    refused = _REFUSED_COMMAND.match(message)
+    if refused:
+        words = refused.group(1).upper().split()
+        fits = [s for s in statements if _first_words(s.text, len(words)) == words]
+    else:
+        names = [name.replace('""', '"').lower() for name in _QUOTED.findall(message)]
+        fits = [s for s in statements if names and any(
+            re.search(r"(?<![\w$])%s(?![\w$])" % re.escape(name), s.text.lower()) for name in names)]
+    if len(fits) != 1:
+        return None
+    return line_at(text, offset) + fits[0].line - 1
+
+
+def _first_words(statement, count):
+    words = re.sub(r"--[^\n]*|/\*.*?\*/", " ", statement, flags=re.S).upper().split()
+    return [word.strip(";(") for word in words[:count]]
 
 
 def _timeouts(policy):
@@ -133,6 +178,7 @@ class ScriptRunner:
     _head_length = 0      # their length in the message being sent (0 when none)
     _row_pending = False  # the running row of a transactional script is not made yet
     _checksum = _steps_total = None  # of the script being run, for a failure's own row
+    _piece_start = 0                 # where in the text the message being sent starts
     _head_sql = _end_sql = None      # the text around every transactional script (one per run)
 
     def __init__(self, connection, history, who, session, policy, watch=None, listener=None):
@@ -310,10 +356,11 @@ class ScriptRunner:
                 self._send(cursor, script, "")
             crash_point("before-script-commit")
 
+        self._piece_start = step.start if step else 0
         try:
             self._attempts(script, policy, policy.lock_timeout, policy.retries, send)
         except psycopg2.Error as error:
-            self._fail_script(cursor, script, text, error, step.start if step else 0, sent)
+            self._fail_script(cursor, script, text, error, self._piece_start, sent)
         # The history row says "applied" in the script's own transaction, after the
         # session is put back as it started (whatever the script set), and only while
         # the migration lock is still ours.
@@ -390,15 +437,23 @@ class ScriptRunner:
             _execute(cursor, data)
 
     def _execute_range(self, cursor, script, text, start, end):
-        """Send text[start:end], the COPYs inside it through copy_expert with their rows."""
+        """Send text[start:end], the COPYs inside it through copy_expert with their rows.
+
+        `_piece_start` says where the piece being sent starts, for the line of an error.
+        """
         position = start
         for copy in self._copies:
             if not start <= copy.start < end:
                 continue
+            self._piece_start = position
             self._send(cursor, script, text[position:copy.start])
             self._copy(cursor, copy)
             position = copy.end
+        self._piece_start = position
         self._send(cursor, script, text if (position, end) == (0, len(text)) else text[position:end])
+
+    def _has_copy(self, step):
+        return any(step.start <= copy.start < step.end for copy in self._copies)
 
     def _copy(self, cursor, copy):
         # psycopg2 runs COPY only without a wait callback (see lockwait.watching).
@@ -425,7 +480,10 @@ class ScriptRunner:
                     self._execute_range(cursor, script, text, step.start, step.end)
                     return
                 log.info("%s: running line %d outside a transaction", script.name, step.line)
-                if concurrent:  # no lock timeout for it; the script's own setting back after it
+                self._piece_start = step.start
+                if self._has_copy(step):  # COPY ... FROM stdin, committed by itself
+                    self._execute_range(cursor, script, text, step.start, step.end)
+                elif concurrent:  # no lock timeout for it; the script's own setting back after it
                     cursor.execute("SELECT pg_catalog.current_setting('lock_timeout'),"
                                    " pg_catalog.set_config('lock_timeout', '0', false)")
                     saved = cursor.fetchone()[0]
@@ -458,13 +516,13 @@ class ScriptRunner:
                     consequence = ("steps 1 to %d of %d (up to line %d) were committed and stay applied"
                                    % (number - 1, len(plan.steps), step.line - 1))
                 if isinstance(error, _Exhausted):
-                    failure = error.failure(script, consequence)
+                    failure = error.failure(script, consequence, committed=self._steps_done)
                 elif self._copying is not None:
                     self._rollback()
                     failure = _copy_failure(script, self._copying, error, consequence)
                 else:
                     self._rollback()
-                    failure = _sqlstate_failure(script, text, error, step.start, consequence,
+                    failure = _sqlstate_failure(script, text, error, self._piece_start, consequence,
                                                 self._head_length)
                 self._record_failure(cursor, row_id, str(failure), number - 1)
                 raise failure
@@ -542,10 +600,13 @@ class _Exhausted(psycopg2.Error):
         super().__init__(str(error))
         self.blockers, self.lock_timeout, self.attempts = blockers, lock_timeout, attempts
 
-    def failure(self, script, consequence="the script was rolled back"):
+    def failure(self, script, consequence="the script was rolled back", committed=0):
+        """`committed`: steps of the script that stay committed (the next run then asks for --retry)."""
+        then = ("then `migrate_tables --retry %d` runs the whole script again (or finish it by hand "
+                "and run `migrate_tables --mark-applied %d`)" % (script.version, script.version)
+                if committed else "then run migrate_tables again")
         return LockWaitExhausted(
             "%s: lock not granted within %gs in %d attempt%s; %s; %s. Wait for that session to "
-            "finish (or end it), then run migrate_tables again; --ddl-lock-timeout and "
-            "--ddl-retries give the script longer" % (
+            "finish (or end it), %s; --ddl-lock-timeout and --ddl-retries give the script longer" % (
                 script.name, self.lock_timeout, self.attempts, "" if self.attempts == 1 else "s",
-                self.blockers, consequence))
+                self.blockers, consequence, then))

@@ -352,7 +352,7 @@ def plan_script(text, name, list_statements=False, server_version=None):
     """
     from .psql import prepare  # psql.py scans with pglast too; it needs nothing from here
     prepared = prepare(text, name)
-    plan = _plan(prepared.text, name, list_statements, server_version)
+    plan = _plan(prepared.text, name, list_statements, server_version, prepared.copies)
     return plan._replace(prepared=prepared) if prepared.text is not text else plan
 
 
@@ -360,39 +360,87 @@ def _enum_value_used_later(statements, index):
     """True when a statement after an ADD VALUE uses the new label or casts to the type.
 
     Only such a use fails inside the transaction that added the value (55P04);
-    the ADD VALUE itself runs in a transaction on PostgreSQL 12 and later.
+    the ADD VALUE itself runs in a transaction on PostgreSQL 12 and later. A use
+    is a string constant equal to the label (quoted, E'', or dollar-quoted), a
+    cast to the type (`::type`, `CAST(... AS type)`), or a dollar-quoted body (a
+    function, a DO block) that names the label or the type: conservative there,
+    as PostgreSQL may check such a body when it is created.
     """
     from pglast import parse_sql
     from pglast.parser import ParseError, scan
 
     node = parse_sql(statements[index].text)[0].stmt
     label = node.newVal
-    type_name = node.typeName[-1].sval.lower()
-    literals = {"'%s'" % label.replace("'", "''"), "e'%s'" % label.replace("'", "''").lower()}
+    type_name = node.typeName[-1].sval  # as the parser keeps it: folded unless it was quoted
     for statement in statements[index + 1:]:
         try:
             tokens = scan(statement.text)
         except ParseError:
             return True
-        previous = None
+        depth, casts, expect_type = 0, [], False
         for token in tokens:
             raw = statement.text[token.start:token.end + 1]
-            if token.name == "SCONST" and (raw in literals or raw.lower() in literals):
+            name = token.name
+            if name == "SCONST" and _uses_label(raw, label, type_name):
                 return True
-            if previous in ("TYPECAST", "AS") and raw.strip('"').lower() == type_name:
-                return True
-            if token.name != "ASCII_46" and not (previous in ("TYPECAST", "AS")
-                                                  and token.name == "IDENT"):
-                previous = token.name
+            if expect_type == "dot":  # after a name: `schema.type` goes on with a dot
+                expect_type = name == "ASCII_46"
+                if expect_type:
+                    continue
+            elif expect_type:
+                expect_type = False
+                if raw[0].isalpha() or raw[0] in '_"':  # a name: the type, or its schema
+                    if _identifier(raw) == type_name:
+                        return True
+                    expect_type = "dot"
+                    continue
+            if name == "TYPECAST":
+                expect_type = True
+            elif name == "ASCII_40":
+                depth += 1
+            elif name == "ASCII_41":
+                if casts and casts[-1] == depth:
+                    casts.pop()
+                depth -= 1
+            elif name == "CAST":
+                casts.append(depth + 1)
+            elif name == "AS" and casts and casts[-1] == depth:
+                expect_type = True
     return False
 
 
-def _plan(text, name, list_statements, server_version=None):
+def _identifier(raw):
+    """A name as PostgreSQL keeps it: a quoted one exactly, another folded to lower case."""
+    if raw.startswith('"'):
+        return raw[1:-1].replace('""', '"')
+    return raw.lower()
+
+
+def _uses_label(raw, label, type_name):
+    """A string constant token (its text as written) that is the label, or a body naming it."""
+    if raw.startswith("$"):
+        delimiter = raw[:raw.index("$", 1) + 1]
+        body = raw[len(delimiter):len(raw) - len(delimiter)]
+        quoted = "'%s'" % label.replace("'", "''")
+        return body == label or quoted in body or re.search(
+            r"(?<![\w$])%s(?![\w$])" % re.escape(type_name), body, re.IGNORECASE) is not None
+    if raw[:1] in "eE" and raw[1:2] == "'":
+        return raw[2:-1].replace("''", "'").replace("\\'", "'") == label
+    if raw.startswith("'"):
+        return raw[1:-1].replace("''", "'") == label
+    return True  # U&'...' and the like: assume a use
+
+
+def _plan(text, name, list_statements, server_version=None, copies=()):
     forced = has_no_transaction_header(text)
     if not (forced or list_statements or may_need_splitting(text)):
         return plain_plan(len(text))
 
     statements = _drop_wrapping_transaction(split_statements(text, name), name)
+    if copies:  # each COPY ... FROM stdin with its rows (blanked in `text`) is a statement too
+        statements = sorted(statements + [
+            Statement(copy.start, copy.end, line_at(text, copy.start), copy.statement, False, None)
+            for copy in copies], key=lambda statement: statement.start)
     if server_version is None or server_version >= ADD_VALUE_IN_TRANSACTION:
         statements = [s._replace(outside_transaction=False, why=None)
                       if s.why == ADD_VALUE and not _enum_value_used_later(statements, number) else s
