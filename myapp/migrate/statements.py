@@ -431,9 +431,33 @@ def _uses_label(raw, label, type_name):
     return True  # U&'...' and the like: assume a use
 
 
+# The screen words as PostgreSQL's scanner names them when they are keywords: outside
+# strings, dollar-quoted bodies, quoted names and comments.
+_SCREEN_TOKENS = frozenset(("CONCURRENTLY", "VACUUM", "SYSTEM_P", "DATABASE", "TABLESPACE", "CLUSTER",
+                            "SUBSCRIPTION", "REINDEX", "DISCARD", "BEGIN_P", "START", "COMMIT", "END_P",
+                            "ROLLBACK", "ABORT_P", "PREPARE", "VALUE_P"))
+SCANNED_SCREEN = 64 << 10  # a script up to this size is screened by tokens too
+
+
+def _has_screen_keyword(text):
+    """True when a screen word is a keyword token: not inside a function body, string or comment.
+
+    The word screen takes every `BEGIN`/`END` of a PL/pgSQL body; the scanner
+    (C, no parse tree) sees such a body as one string, so most scripts with
+    functions need no split after all.
+    """
+    from pglast.parser import ParseError, scan
+
+    try:
+        return any(token.name in _SCREEN_TOKENS for token in scan(text))
+    except ParseError:
+        return True  # the split says what is wrong
+
+
 def _plan(text, name, list_statements, server_version=None, copies=()):
     forced = has_no_transaction_header(text)
-    if not (forced or list_statements or may_need_splitting(text)):
+    if not (forced or list_statements or (may_need_splitting(text) and (
+            len(text) > SCANNED_SCREEN or _has_screen_keyword(text)))):
         return plain_plan(len(text))
 
     statements = _drop_wrapping_transaction(split_statements(text, name), name)
