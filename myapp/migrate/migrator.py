@@ -289,7 +289,7 @@ class Migrator:
             applied = []
             for script in pending:
                 if script.version in texts and texts[script.version] is None:  # see _plain_large
-                    text = read_script_bytes(script.path)
+                    text = read_script_bytes(script.path, checked=True)
                     if text is None or checksum_bytes(text) != checked[script.version]:
                         raise InconsistentDatabase("%s changed while migrating; run again" % script.name)
                 else:
@@ -787,16 +787,20 @@ def _preflight(scripts, server_version, policy, utf8=True):
     scripts (KEPT_TEXT each, KEPT_TEXTS in all): the run uses those as read
     here (what runs is what was checked and is recorded), and reads the others
     again, checking that they did not change meanwhile. A large script that
-    simply runs whole (see _plain_large) is marked by a `None` text: the run
-    sends its bytes as they are on disk.
+    simply runs whole (see _plain_large) is kept as its bytes (the only one), or
+    marked by a `None` text (read again as bytes): the run sends its bytes as
+    they are on disk.
     """
     checked, plans, policies, texts = {}, {}, {}, {}
     kept = 0
+    large = [s for s in scripts if _size(s) > LARGE_SCRIPT] if utf8 else []
     for script in scripts:
-        plain = _plain_large(script, policy) if utf8 else None
+        plain = _plain_large(script, policy) if script in large else None
         if plain is not None:
-            checked[script.version], plans[script.version], policies[script.version] = plain
-            texts[script.version] = None
+            checked[script.version], plans[script.version], policies[script.version], data = plain
+            # The only large script keeps its bytes for the run (read, checked and hashed
+            # once); with several, each is read again when its turn comes.
+            texts[script.version] = data if len(large) == 1 else None
             continue
         text = read_script(script.path)
         plan = plan_script(text, script.name, server_version=server_version)
@@ -819,11 +823,6 @@ def _plain_large(script, policy):
     bytes are what the server gets, so the run never holds its text and its
     bytes at once (a 100 MB data script costs about 100 MB, not 200).
     """
-    try:
-        if os.path.getsize(script.path) <= LARGE_SCRIPT:
-            return None
-    except OSError:
-        return None  # read_script says why
     data = read_script_bytes(script.path)
     if data is None or b"\r" in data or may_have_psql_lines(data):
         return None
@@ -834,4 +833,11 @@ def _plain_large(script, policy):
         return None
     if lockwait.has_header(head):
         policy = lockwait.script_policy(head, script.name, policy)
-    return checksum_bytes(data), plain_plan(len(data)), policy
+    return checksum_bytes(data), plain_plan(len(data)), policy, data
+
+
+def _size(script):
+    try:
+        return os.path.getsize(script.path)
+    except OSError:
+        return 0  # read_script says why

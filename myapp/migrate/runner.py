@@ -133,7 +133,7 @@ def _execute(cursor, query):
 # A script at least this large that runs whole is handed to run() already encoded,
 # and a UTF-8 one goes to the server in pieces of about PIECE bytes.
 LARGE_SCRIPT = 1 << 20
-PIECE = 8 << 20
+PIECE = 1 << 20
 
 
 def _pieces(data):

@@ -152,17 +152,21 @@ def decoded_chunks(data, size=CHUNK):
         yield ""
 
 
-def read_script_bytes(path):
+def read_script_bytes(path, checked=False):
     """The bytes of a UTF-8 script without a BOM, checked as `read_script` checks its text.
 
     For a large script that runs whole: it is never decoded at once, so it costs
     about its own size in memory, not twice that. None when the file starts with
     a BOM (`read_script` then). Raises InvalidScripts as `read_script` does.
+    `checked`: the caller compares the bytes with the checksum of bytes this
+    function checked before, so they need no second check.
     """
     name = os.path.basename(path)
     data = _read(path, name)
     if data.startswith(codecs.BOM_UTF8):
         return None
+    if checked:
+        return data
     try:
         for _ in decoded_chunks(data):
             pass
