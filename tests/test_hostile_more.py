@@ -22,6 +22,17 @@ def history_outcomes(database):
 # -- version options must be positive -------------------------------------------------------
 
 
+def _refused_without_a_change(app, args):
+    """migrate_tables with `args` fails in one line naming the option, and changes nothing."""
+    before = snapshot(app.database)
+    result = app.manage("migrate_tables", "--yes", *args)
+    assert result.returncode != 0, (result.returncode, result.stdout, result.stderr)
+    line = one_line(result, result.returncode)
+    assert line.startswith("error: ") and args[0] in line, line
+    assert "Upgrading" not in result.stdout
+    assert snapshot(app.database) == before
+
+
 @pytest.mark.parametrize("args", [
     ("--to", "0"),
     ("--to", "0", "--dry-run"),
@@ -33,15 +44,7 @@ def history_outcomes(database):
 ], ids=lambda args: " ".join(args))
 def test_version_options_must_be_positive_on_a_fresh_database(counting_app, args):
     app = counting_app  # v1 pending, nothing in the database yet
-    before = snapshot(app.database)
-
-    result = app.manage("migrate_tables", "--yes", *args)
-
-    assert result.returncode != 0, (result.returncode, result.stdout, result.stderr)
-    line = one_line(result, result.returncode)
-    assert line.startswith("error: ") and args[0] in line, line
-    assert "Upgrading" not in result.stdout
-    assert snapshot(app.database) == before
+    _refused_without_a_change(app, args)
     assert not BOOKKEEPING & app.database.tables()
 
 
@@ -54,15 +57,7 @@ def test_version_options_must_be_positive_on_a_migrated_database(counting_app, a
     assert app.manage("migrate_tables", "--yes").returncode == 0
     app.write("v2.sql", counted(2))
     app.set_version(2)
-    before = snapshot(app.database)
-
-    result = app.manage("migrate_tables", "--yes", *args)
-
-    assert result.returncode != 0, (result.returncode, result.stdout, result.stderr)
-    line = one_line(result, result.returncode)
-    assert line.startswith("error: ") and args[0] in line, line
-    assert "Upgrading" not in result.stdout
-    assert snapshot(app.database) == before
+    _refused_without_a_change(app, args)
     assert applications(app.database) == {1: 1}
     assert app.database.version() == [1]
 
