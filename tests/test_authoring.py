@@ -311,7 +311,7 @@ def test_scratch_databases_are_gone_after_a_failure(sample_app, server_url, scra
 
     assert result.returncode == 1
     assert result.stderr.startswith("error: building version 2 from the migrations on a scratch "
-                                    "database failed: v2.sql: SQLSTATE 42P01: relation "
+                                    "database failed: v2.sql: line 1: SQLSTATE 42P01: relation "
                                     "\"no_such_table\" does not exist")
     assert result.stderr.count("\n") == 1
     assert list(sample_app.migration_dir.glob("v3*")) == []
