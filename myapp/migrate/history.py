@@ -164,9 +164,16 @@ class History:
         sequence or rewrote the row makes it match nothing, which `Session.checked`
         turns into an error.
         """
-        return self._sql(self._FINISH + " WHERE id = pg_catalog.currval(%s::pg_catalog.oid::pg_catalog.regclass)"
-                         " AND version = %s AND outcome = 'running'"), (
-            outcome, error, steps_done, self.id_sequence, version)
+        return self._sql(self._FINISH + self._CURRENT), (outcome, error, steps_done, self.id_sequence,
+                                                       version)
+
+    # The row this session inserted last, while it is still `version`'s running one.
+    _CURRENT = (" WHERE id = pg_catalog.currval(%s::pg_catalog.oid::pg_catalog.regclass)"
+                " AND version = %s AND outcome = 'running'")
+
+    def current_count_sql(self, version):
+        """How many rows finish_current_sql would match: 1 once this attempt's row is made."""
+        return self._sql("SELECT count(*) FROM {table}" + self._CURRENT), (self.id_sequence, version)
 
     def finish_running_sql(self, version, who, outcome, error=None, steps_done=None):
         """finish_sql for this process's own "running" row of a version, its id unknown."""

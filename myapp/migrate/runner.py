@@ -278,10 +278,7 @@ class ScriptRunner:
     def _row_started(self, cursor, version):
         """Whether this attempt's "running" row was committed (its head ran), after a failure."""
         try:
-            cursor.execute(self.history._sql(
-                "SELECT count(*) FROM {table} WHERE id = pg_catalog.currval(%s::pg_catalog.oid"
-                "::pg_catalog.regclass) AND version = %s AND outcome = 'running'"),
-                (self.history.id_sequence, version))
+            cursor.execute(*self.history.current_count_sql(version))
             return cursor.fetchone()[0] == 1
         except psycopg2.errors.ObjectNotInPrerequisiteState:  # currval: nothing inserted yet
             self._rollback()
