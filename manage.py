@@ -18,8 +18,8 @@ except KeyboardInterrupt:
     os._exit(130)
 
 from myapp import __db_version__, create_app
-from myapp.migrate import Migrator
-from myapp.migrate.commands import Manager, add_migration_commands  # Flask-Script or -NG
+from flask_migrate_tables import Migrator
+from flask_migrate_tables.commands import Manager, add_migration_commands  # Flask-Script or -NG
 from myapp.models import Version, db
 
 manager = Manager(create_app)

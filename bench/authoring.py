@@ -76,7 +76,7 @@ from myapp.migrate import authoring  # noqa: E402
 from myapp.migrate import backup  # noqa: E402
 from myapp.migrate import connection as conn  # noqa: E402
 from myapp.migrate import generate as generate_module  # noqa: E402
-from myapp.migrate.scratch import Scratch  # noqa: E402
+from flask_migrate_tables.authoring.scratch import Scratch  # noqa: E402
 from run import host_info, replace_block, show  # noqa: E402  (bench/run.py, next to this file)
 
 VIEW_EVERY = 20     # a view on every 20th table
@@ -263,7 +263,7 @@ class App:
 
 def demo_app():
     from myapp import __db_version__, create_app
-    from myapp.migrate import Migrator
+    from flask_migrate_tables import Migrator
     from myapp.models import Version, db
     app = create_app(SQLALCHEMY_DATABASE_URI=UNUSED_URL, SQL_DIR=os.path.join(REPO_ROOT, "sql"))
     migrator = Migrator(db, Version, __db_version__)
@@ -386,7 +386,7 @@ def pg_dump_schema(url, server_version):
 def big_app(root, tables, scratch_url):
     """Write the generated app under `root`; its v1.sql is the dump of the unchanged models."""
     from flask import Flask
-    from myapp.migrate import Migrator
+    from flask_migrate_tables import Migrator
     package = "benchapp"
     # The models before the change, in a folder of their own, make the schema v1.sql dumps.
     before_dir = os.path.join(root, "before")
@@ -594,10 +594,10 @@ def check_command(app, name, run, written):
 
 # -- imports ---------------------------------------------------------------------------------
 
-AUTHORING_IMPORT = "import myapp.migrate.authoring, myapp.migrate.generate, pgmig"
+AUTHORING_IMPORT = "import flask_migrate_tables.authoring.build, flask_migrate_tables.authoring.generate, pgmig"
 # What manage.py has imported before a command runs (then the authoring modules come on top).
-MANAGE_IMPORTS = ("import myapp, myapp.models, myapp.migrate, myapp.migrate.commands, "
-                  "myapp.migrate.migrator")
+MANAGE_IMPORTS = ("import myapp, myapp.models, myapp.migrate, flask_migrate_tables.commands, "
+                  "flask_migrate_tables.migrator")
 
 
 def imported_us(stderr, after_mark=False):

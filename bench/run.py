@@ -61,8 +61,8 @@ sys.path.insert(0, REPO_ROOT)
 import psycopg2  # noqa: E402
 from sqlalchemy.engine.url import make_url  # noqa: E402
 
-from myapp.config import normalise_url  # noqa: E402
-from myapp.migrate.connection import connect_params  # noqa: E402
+from flask_migrate_tables.pg.connection import normalise_url  # noqa: E402
+from flask_migrate_tables.pg.connection import connect_params  # noqa: E402
 
 # The targets of issue 15 (issue 7's were 1.3, 1.3, 1.2 and 3), read off the table
 # (never asserted by a timed test).

@@ -16,14 +16,14 @@ connection), and A is compared with B:
   lines and blank lines, split into statements and compared as sorted lists (the
   storage options of a `WITH (...)` sorted), plus one line per installed extension
   with its version (pg_dump does not print it);
-* `snapshot`: `myapp.migrate.snapshot.compare(A, B)` filtered by its `failures()`
+* `snapshot`: `flask_migrate_tables.authoring.snapshot.compare(A, B)` filtered by its `failures()`
   (which ignores column order), when that module exists.
 
 Outcomes: exact / differs (the first differing lines) / fails to apply (the error's
 first line) / engine refused / engine crashed / not installed / case does not load.
 
 Engines:
-  pgmig           the project's own `myapp.migrate.schema_diff.schema_diff` (pgmig, its
+  pgmig           the project's own `flask_migrate_tables.authoring.schema_diff.schema_diff` (pgmig, its
                   default options), in this interpreter
   results         migra's successor, as `results dbdiff --with-privileges` runs it:
                   `Migration(a, b).add_all_changes_ordered(privileges=True)`
@@ -31,7 +31,7 @@ Engines:
                   (tables, columns, indexes, FKs, enums of `public`), not Stripe's Go tool
   pgmig-grants    extra, not in the default list: `pgmig.generate(include_grants=True)`
   results-unordered  extra: results with migra's `add_all_changes(privileges=True)`
-  myapp-generate  extra: the project's `myapp.migrate.generate.generate` (pgmig's SQL,
+  myapp-generate  extra: the project's `flask_migrate_tables.authoring.generate.generate` (pgmig's SQL,
                   repaired and supplemented, refusing INHERITS), where it exists
 
 An engine that this interpreter cannot import runs in a helper process of the
@@ -97,8 +97,8 @@ def _libpq_url(url):
 
 
 def _engine_pgmig(source, target):
-    from myapp.migrate.errors import UsageError
-    from myapp.migrate.schema_diff import schema_diff
+    from flask_migrate_tables.errors import UsageError
+    from flask_migrate_tables.authoring.schema_diff import schema_diff
     try:
         return schema_diff(source, target)
     except UsageError as error:
@@ -106,8 +106,8 @@ def _engine_pgmig(source, target):
 
 
 def _engine_myapp_generate(source, target):
-    from myapp.migrate.errors import UsageError
-    from myapp.migrate.generate import generate
+    from flask_migrate_tables.errors import UsageError
+    from flask_migrate_tables.authoring.generate import generate
     try:
         return generate(source, target).sql
     except UsageError as error:
@@ -152,8 +152,8 @@ ENGINE_FUNCTIONS = {"pgmig": _engine_pgmig, "pgmig-grants": _engine_pgmig_grants
                     "myapp-generate": _engine_myapp_generate,
                     "results": _engine_results, "results-unordered": _engine_results_unordered,
                     "pg-schema-diff": _engine_pg_schema_diff}
-ENGINE_IMPORTS = {"pgmig": ["pgmig", "myapp.migrate.schema_diff"], "pgmig-grants": ["pgmig"],
-                  "myapp-generate": ["pgmig", "myapp.migrate.generate"],
+ENGINE_IMPORTS = {"pgmig": ["pgmig", "flask_migrate_tables.authoring.schema_diff"], "pgmig-grants": ["pgmig"],
+                  "myapp-generate": ["pgmig", "flask_migrate_tables.authoring.generate"],
                   "results": ["results.dbdiff"], "results-unordered": ["results.dbdiff"],
                   "pg-schema-diff": ["schemadrift.generator"]}
 
@@ -468,7 +468,7 @@ def load_snapshot_module():
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            module = importlib.import_module("myapp.migrate.snapshot")
+            module = importlib.import_module("flask_migrate_tables.authoring.snapshot")
         if hasattr(module, "compare"):
             return module
     except Exception:
@@ -703,7 +703,7 @@ def summarise(cases, engines, results, server, timing, command, details=("pgmig"
     lines.append("")
     lines.append("What went wrong, for %s (at most 3 lines each: `-` what the migrated "
                  "database has, `+` what the target has, `~` the same columns in another order; "
-                 "`snapshot:` what myapp.migrate.snapshot says):" % (
+                 "`snapshot:` what flask_migrate_tables.authoring.snapshot says):" % (
                      "every engine" if "all" in details else ", ".join(details)))
     for engine in engines:
         if not engine.installed or ("all" not in details and engine.name not in details):
@@ -797,7 +797,7 @@ def main(argv=None):
     embedded = None
     url = args.url
     if url:
-        from myapp.config import normalise_url
+        from flask_migrate_tables.pg.connection import normalise_url
         url = normalise_url(url)
     else:
         url, embedded = start_embedded()
@@ -812,8 +812,8 @@ def main(argv=None):
                 "%s, in %s" % (engine.version, engine.interpreter())) if engine.installed else
                 "not installed (%s): %s" % (engine.problem, PIP_HINT[engine.name])))
         snapshot = load_snapshot_module()
-        print("comparison: pg_dump (%s)%s" % (pg_dump_path(), ", myapp.migrate.snapshot" if snapshot
-                                              else "; myapp.migrate.snapshot not available"))
+        print("comparison: pg_dump (%s)%s" % (pg_dump_path(), ", flask_migrate_tables.authoring.snapshot" if snapshot
+                                              else "; flask_migrate_tables.authoring.snapshot not available"))
         print("server: PostgreSQL %s, %d cases" % (server.version, len(cases)))
         results = {}
         dump_binary = pg_dump_path()

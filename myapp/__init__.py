@@ -18,16 +18,16 @@ def create_app(**overrides):
     try:
         db.init_app(app)
     except Exception as error:  # Flask-SQLAlchemy 3 makes the engine here, 2 on first use
-        from .migrate.connection import url_problem
-        from .migrate.errors import ConfigurationError
+        from flask_migrate_tables.pg.connection import url_problem
+        from flask_migrate_tables.errors import ConfigurationError
         raise ConfigurationError("no usable database URL: %s" % url_problem(error))
 
     from .views import bp
     app.register_blueprint(bp)
 
     if getattr(app, "cli", None) is not None:  # `flask migrate-tables` (Flask's own click CLI)
-        from .migrate import Migrator
-        from .migrate.cli import register_cli
+        from flask_migrate_tables import Migrator
+        from flask_migrate_tables.cli import register_cli
         from .models import Version
         register_cli(app, Migrator(db, Version, __db_version__))
     return app

@@ -7,15 +7,9 @@ try:
 except ImportError:  # pragma: no cover - Python 2 apps
     from urllib import quote
 
+from flask_migrate_tables.pg.connection import normalise_url  # noqa: F401 (re-exported)
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def normalise_url(url):
-    """Name psycopg2 explicitly: SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix):]
-    return url
 
 
 def url_from_settings(environ):
@@ -66,7 +60,7 @@ def database_url(instance_path, environ=os.environ, argv=None):
         return normalise_url(url)
     if running_command(argv) in WITHOUT_APP_DATABASE:
         return UNUSED_URL
-    from .embedded import start_embedded
+    from flask_migrate_tables.embedded import start_embedded
     return start_embedded(os.path.join(instance_path, "pgdata"), "myapp")
 
 

@@ -15,7 +15,7 @@ import warnings
 
 import pytest
 
-from myapp.config import normalise_url
+from flask_migrate_tables.pg.connection import normalise_url
 from tests.helpers import (COUNTER, HOLD, REPO_ROOT, SLEEP_WHILE_HELD, Database, counted,
                            fresh_databases, kill_while_sleeping, sleeping, wait_for)
 from tests.pgbouncer import start_poolers

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import psycopg2
 from sqlalchemy.engine.url import make_url
 
-from myapp.migrate.connection import connect_params as _connect_params
+from flask_migrate_tables.pg.connection import connect_params as _connect_params
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from myapp.migrate.history import _CREATE
+from flask_migrate_tables.books.history import _CREATE
 from tests.conftest import _environment
 from tests.helpers import (REPO_ROOT, Database, applications, connect_params, counted,
                            failed_with_one_line, fresh_databases, succeeded, wait_for)
@@ -317,7 +317,7 @@ def test_a_password_reaches_pg_dump_only_through_pgpassword(counting_app, passwo
     app = counting_app
     role, password = password_role
     # A wrapper that records how pg_dump was called, then runs the real one.
-    from myapp.migrate.backup import find_pg_dump
+    from flask_migrate_tables.apply.backup import find_pg_dump
     real = find_pg_dump(app.database.scalar("SELECT current_setting('server_version_num')::int")).path
     wrapper = tmp_path / "bin" / "pg_dump"
     wrapper.parent.mkdir()
@@ -389,7 +389,7 @@ def test_flask_migrate_tables_backup(database, tmp_path):
 
 def test_sigterm_while_pg_dump_writes_removes_the_partial_file(counting_app, tmp_path):
     app = counting_app
-    from myapp.migrate.backup import find_pg_dump
+    from flask_migrate_tables.apply.backup import find_pg_dump
     real = find_pg_dump(app.database.scalar("SELECT current_setting('server_version_num')::int")).path
     slow = tmp_path / "slow_pg_dump"
     # Answers --version as the real one; otherwise writes a few bytes to its --file and hangs.

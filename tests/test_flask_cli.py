@@ -142,9 +142,9 @@ def test_status_is_the_same_as_the_flask_script_command(flask_cli, database):
 
 
 def test_options_are_those_of_the_flask_script_commands():
-    from myapp.migrate import Migrator
-    from myapp.migrate.cli import make_cli
-    from myapp.migrate.commands import Manager, add_migration_commands
+    from flask_migrate_tables import Migrator
+    from flask_migrate_tables.cli import make_cli
+    from flask_migrate_tables.commands import Manager, add_migration_commands
     from myapp.models import Version, db
 
     group = make_cli(Migrator(db, Version, __db_version__))

@@ -176,7 +176,7 @@ def test_option_values_are_checked_up_front(counting_app, option, value):
 
 
 def test_lock_held_by_another_role_is_one_line(counting_app, roles):
-    from myapp.migrate.lock import lock_key
+    from flask_migrate_tables.pg.lock import lock_key
     app = counting_app
     assert app.manage("migrate_tables", "--yes").returncode == 0
     app.write("v2.sql", counted(2))
@@ -305,7 +305,7 @@ def test_role_without_create_on_the_schema_migrates(counting_app, roles):
 
 
 def test_role_that_cannot_write_the_history_is_refused_before_anything_changes(counting_app, roles):
-    from myapp.migrate.history import _CREATE
+    from flask_migrate_tables.books.history import _CREATE
     app = counting_app
     role = roles()
     app.database.execute(_CREATE.format(table="public.version_history"))

@@ -6,15 +6,15 @@ whole is sent as the bytes on disk, never decoded whole (migrator._plain_large).
 """
 import pytest
 
-from myapp.migrate import runner
-from myapp.migrate.errors import ScriptFailed
-from myapp.migrate.history import History
-from myapp.migrate.lock import MigrationLock
-from myapp.migrate.lockwait import policy
-from myapp.migrate.runner import ScriptRunner, _pieces
-from myapp.migrate.session import Session, read_start
-from myapp.migrate.scripts import Script, checksum
-from myapp.migrate.statements import plan_script
+from flask_migrate_tables.apply import runner
+from flask_migrate_tables.errors import ScriptFailed
+from flask_migrate_tables.books.history import History
+from flask_migrate_tables.pg.lock import MigrationLock
+from flask_migrate_tables.pg.lockwait import policy
+from flask_migrate_tables.apply.runner import ScriptRunner, _pieces
+from flask_migrate_tables.pg.session import Session, read_start
+from flask_migrate_tables.source.files import Script, checksum
+from flask_migrate_tables.source.statements import plan_script
 from tests.helpers import failed_with_one_line, succeeded
 
 WHO = ("tester", "localhost", 1)

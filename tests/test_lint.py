@@ -373,9 +373,9 @@ def test_make_migration_lints_the_file_it_wrote(app, server_url):
 
 def test_the_flask_command_has_the_same_options(flask_cli, database):  # noqa: F811
     from myapp import __db_version__
-    from myapp.migrate import Migrator
-    from myapp.migrate.cli import make_cli
-    from myapp.migrate.commands import LintMigrations
+    from flask_migrate_tables import Migrator
+    from flask_migrate_tables.cli import make_cli
+    from flask_migrate_tables.commands import LintMigrations
     from myapp.models import Version, db
 
     group = make_cli(Migrator(db, Version, __db_version__))

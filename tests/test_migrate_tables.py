@@ -119,9 +119,9 @@ def test_models_describe_exactly_the_schema_the_migrations_build(manage, databas
 
 def test_python_api_migrates_inside_an_app_context(database, caplog):
     import logging
-    caplog.set_level(logging.INFO, logger="myapp.migrate")
+    caplog.set_level(logging.INFO, logger="flask_migrate_tables")
     from myapp import create_app
-    from myapp.migrate import Migrator
+    from flask_migrate_tables import Migrator
     from myapp.models import Version, db
 
     app = create_app(SQLALCHEMY_DATABASE_URI=database.url)
@@ -138,7 +138,7 @@ def test_python_api_migrates_inside_an_app_context(database, caplog):
     assert again.applied == []
     assert stored == __db_version__
     applied_lines = [r.getMessage() for r in caplog.records
-                     if r.name == "myapp.migrate" and r.getMessage().startswith("Applied ")]
+                     if r.name == "flask_migrate_tables" and r.getMessage().startswith("Applied ")]
     assert [line.split()[1] for line in applied_lines] == ["v%d.sql" % v for v in range(1, 6)]
 
 

@@ -6,7 +6,7 @@ is no choice of the tool's; and (b) `migrate_tables` runs a script with it betwe
 other statements, and its effect is there afterwards.
 
 Each of them calls PreventInTransactionBlock() in PostgreSQL 15 to 18 (the list,
-with the source of each, is in myapp/migrate/statements.py). The planner's
+with the source of each, is in flask_migrate_tables/source/statements.py). The planner's
 decision for each, and for the look-alikes that stay inside, is unit-tested in
 tests/test_statements.py. For the subscription statements (b) needs a publisher:
 the module starts one of its own (a second embedded PostgreSQL with wal_level =

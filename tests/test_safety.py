@@ -215,7 +215,7 @@ def test_eight_migrators_at_once_apply_every_script_exactly_once(counting_app):
 
 def test_waits_for_the_lock_and_gives_up_with_status_3(counting_app):
     app = counting_app
-    from myapp.migrate.lock import lock_key
+    from flask_migrate_tables.pg.lock import lock_key
     holder = app.database.connect()
     try:
         with holder.cursor() as cursor:

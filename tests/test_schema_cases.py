@@ -16,9 +16,9 @@ import re
 
 import pytest
 
-from myapp.migrate.errors import UsageError
-from myapp.migrate.generate import generate
-from myapp.migrate.snapshot import compare, describe, failures
+from flask_migrate_tables.errors import UsageError
+from flask_migrate_tables.authoring.generate import generate
+from flask_migrate_tables.authoring.snapshot import compare, describe, failures
 from tests.helpers import REPO_ROOT, Database, fresh_databases
 
 CASES = os.path.join(REPO_ROOT, "tests", "schema_cases")

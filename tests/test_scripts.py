@@ -1,8 +1,8 @@
 """Unit tests: discovering scripts on disk and reading one."""
 import pytest
 
-from myapp.migrate.errors import InvalidScripts
-from myapp.migrate.scripts import check_sequence, checksum, discover, read_script
+from flask_migrate_tables.errors import InvalidScripts
+from flask_migrate_tables.source.files import check_sequence, checksum, discover, read_script
 
 
 def make(directory, *names):

@@ -1,4 +1,4 @@
-"""myapp.migrate.snapshot: an independent comparison of two schemas, on real databases.
+"""flask_migrate_tables.authoring.snapshot: an independent comparison of two schemas, on real databases.
 
 Each test gets two fresh databases, `left` (say, the migrations) and `right` (the
 models). The usual shape: the same DDL on both compares equal, then one change on
@@ -11,7 +11,7 @@ from collections import namedtuple
 
 import pytest
 
-from myapp.migrate.snapshot import (NOTE_KINDS, Difference, compare, describe, differences,
+from flask_migrate_tables.authoring.snapshot import (NOTE_KINDS, Difference, compare, describe, differences,
                                     failures, snapshot)
 from tests.helpers import Database, fresh_databases, wait_for
 

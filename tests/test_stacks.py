@@ -7,7 +7,7 @@ from myapp import __db_version__
 
 
 def test_the_installed_flask_script_is_the_one_imported():
-    from myapp.migrate import commands
+    from flask_migrate_tables import commands
 
     expected = "flask_script" if importlib.util.find_spec("flask_script") else "flask_script_ng"
     assert commands.Manager.__module__.split(".")[0] == expected
@@ -28,8 +28,8 @@ def test_a_plain_postgresql_url_is_read_as_psycopg2(monkeypatch):
 def test_outside_an_app_context_the_error_is_one_line(monkeypatch):
     """Flask-SQLAlchemy 3 has no db.engine outside an app context, and Flask explains it at length."""
     from myapp import create_app
-    from myapp.migrate import Migrator
-    from myapp.migrate.errors import ConfigurationError
+    from flask_migrate_tables import Migrator
+    from flask_migrate_tables.errors import ConfigurationError
     from myapp.models import Version, db
 
     monkeypatch.setenv("DATABASE_URL", "postgresql://someone@localhost:1/nowhere")

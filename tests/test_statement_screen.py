@@ -1,7 +1,7 @@
 """Unit tests: the keyword screen that lets ordinary scripts run whole without pglast."""
 import pytest
 
-from myapp.migrate.statements import (NO_TRANSACTION, TRANSACTION, has_no_transaction_header,
+from flask_migrate_tables.source.statements import (NO_TRANSACTION, TRANSACTION, has_no_transaction_header,
                                       line_at, may_need_splitting, plan_script,
                                       split_statements)
 

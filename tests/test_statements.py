@@ -1,8 +1,8 @@
 """Unit tests: splitting scripts with pglast and deciding what runs in a transaction."""
 import pytest
 
-from myapp.migrate.errors import InvalidScripts, ScriptFailed
-from myapp.migrate.statements import NO_TRANSACTION, TRANSACTION, plan_script, split_statements
+from flask_migrate_tables.errors import InvalidScripts, ScriptFailed
+from flask_migrate_tables.source.statements import NO_TRANSACTION, TRANSACTION, plan_script, split_statements
 
 FUNCTION = """CREATE FUNCTION touch() RETURNS trigger AS $$
 BEGIN

