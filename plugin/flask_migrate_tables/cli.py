@@ -227,7 +227,7 @@ def make_cli(migrator):
     @exit_on_error
     def lint_migrations(versions, lint_all, as_json, small_table_rows):
         """Lint the scripts the database has not run (or versions N ...) with squawk; exit 1 on an error."""
-        from .lint.squawk import lint_command  # lazily: squawk and its helpers only for this command
+        from .lint import lint_command  # lazily: squawk and its helpers only for this command
         return lint_command(migrator, versions, lint_all, as_json, small_table_rows)
 
     return group

@@ -179,7 +179,7 @@ class LintMigrations(Command):
 
     @exit_on_error
     def run(self, versions=(), lint_all=False, as_json=False, small_table_rows=None):
-        from .lint.squawk import lint_command  # lazily: squawk and its helpers only for this command
+        from .lint import lint_command  # lazily: squawk and its helpers only for this command
         return lint_command(self.migrator, versions, lint_all, as_json, small_table_rows)
 
 

@@ -60,14 +60,55 @@ def assess(state, scripts, code_version, file_checksum, allow_changed=False):
     latest = _latest_by_version(state.history_rows)
     applied = {version: row for version, row in latest.items() if row.outcome in APPLIED_OUTCOMES}
     baseline = max((row.version for row in state.history_rows if row.outcome == "baseline"), default=0)
+    stored = _stored_version(state.stored_versions, problems)
+    current, adopt, repair = _current_version(stored, max(applied, default=None), problems)
 
-    if len(state.stored_versions) > 1:
+    if not state.version_table and not state.history_rows and state.other_tables:
+        problems.append(Problem("needs-baseline", (
+            "the database has tables (%s) but no version table; if its schema is that of version N, "
+            "adopt it with `migrate_tables --baseline N`" % ", ".join(state.other_tables[:5]))))
+
+    if current > code_version:
+        problems.append(Problem("newer-than-code", (
+            "the database is at version %d, newer than this code (__db_version__ = %d); "
+            "deploy the newer code instead of migrating" % (current, code_version))))
+
+    interrupted, dirty = _interrupted(latest)
+    if dirty is not None:
+        problems.append(Problem("dirty", dirty_message(dirty)))
+
+    changed = _changed(applied, scripts, baseline, file_checksum)
+    if changed and not allow_changed:
+        problems.append(Problem("changed", (
+            "applied scripts differ from what ran: %s; restore them, or rerun with --allow-changed "
+            "to accept them as they are now" % ", ".join(
+                "%s %s" % (name, kind) for _, name, kind in changed))))
+
+    pending = [script for script in scripts if current < script.version <= code_version]
+    if pending and pending[0].version != current + 1:
+        problems.append(Problem("gap", (
+            "the database is at version %d but the next script is %s; the scripts for versions "
+            "%d to %d are missing" % (current, pending[0].name, current + 1, pending[0].version - 1))))
+
+    return Assessment(current, stored, applied, pending, problems, warnings, repair, adopt,
+                      interrupted, dirty, changed)
+
+
+def _stored_version(stored_versions, problems):
+    """The version table's one version (None when it has none, or more than one: a problem)."""
+    if len(stored_versions) > 1:
         problems.append(Problem("version-rows", (
             "the version table has %d rows (%s); it must have exactly one: delete the wrong ones"
-            % (len(state.stored_versions), ", ".join(map(str, state.stored_versions))))))
-    stored = state.stored_versions[0] if len(state.stored_versions) == 1 else None
+            % (len(stored_versions), ", ".join(map(str, stored_versions))))))
+    return stored_versions[0] if len(stored_versions) == 1 else None
 
-    history_version = max(applied, default=None)
+
+def _current_version(stored, history_version, problems):
+    """(the current version, the version to adopt, the repair (stored, history's version)).
+
+    The history decides; without one, the version table. A version table ahead of the
+    history is a problem.
+    """
     adopt = repair = None
     if history_version is None:
         current = stored or 0
@@ -85,17 +126,11 @@ def assess(state, scripts, code_version, file_checksum, allow_changed=False):
                 "table back to %d" % (stored, history_version, history_version + 1, history_version))))
         elif stored is None or stored < history_version:
             repair = (stored, history_version)
+    return current, adopt, repair
 
-    if not state.version_table and not state.history_rows and state.other_tables:
-        problems.append(Problem("needs-baseline", (
-            "the database has tables (%s) but no version table; if its schema is that of version N, "
-            "adopt it with `migrate_tables --baseline N`" % ", ".join(state.other_tables[:5]))))
 
-    if current > code_version:
-        problems.append(Problem("newer-than-code", (
-            "the database is at version %d, newer than this code (__db_version__ = %d); "
-            "deploy the newer code instead of migrating" % (current, code_version))))
-
+def _interrupted(latest):
+    """(the rows of scripts interrupted inside a transaction, the row of one left half-applied)."""
     interrupted, dirty = [], None
     for row in latest.values():
         if row.outcome == "running" and row.mode != NO_TRANSACTION:
@@ -103,9 +138,11 @@ def assess(state, scripts, code_version, file_checksum, allow_changed=False):
         elif row.outcome == "running" or (row.outcome == "failed" and row.mode == NO_TRANSACTION
                                            and row.steps_done > 0):
             dirty = row
-    if dirty is not None:
-        problems.append(Problem("dirty", dirty_message(dirty)))
+    return interrupted, dirty
 
+
+def _changed(applied, scripts, baseline, file_checksum):
+    """[(version, name, "missing" | "changed")] for applied scripts that differ from what ran."""
     by_version = {script.version: script for script in scripts}
     changed = []
     for version, row in sorted(applied.items()):
@@ -116,20 +153,7 @@ def assess(state, scripts, code_version, file_checksum, allow_changed=False):
             changed.append((version, row.filename, "missing"))
         elif file_checksum(script) != row.checksum:
             changed.append((version, script.name, "changed"))
-    if changed and not allow_changed:
-        problems.append(Problem("changed", (
-            "applied scripts differ from what ran: %s; restore them, or rerun with --allow-changed "
-            "to accept them as they are now" % ", ".join(
-                "%s %s" % (name, kind) for _, name, kind in changed))))
-
-    pending = [script for script in scripts if current < script.version <= code_version]
-    if pending and pending[0].version != current + 1:
-        problems.append(Problem("gap", (
-            "the database is at version %d but the next script is %s; the scripts for versions "
-            "%d to %d are missing" % (current, pending[0].name, current + 1, pending[0].version - 1))))
-
-    return Assessment(current, stored, applied, pending, problems, warnings, repair, adopt,
-                      interrupted, dirty, changed)
+    return changed
 
 
 def dirty_message(row):

@@ -60,7 +60,7 @@ def make_migration_command(migrator, message=None, scratch_url=None):
     else:
         print("Checked: applied to a scratch database at version %d, it gives the models' "
               "schema" % current)
-    from ..lint.squawk import lint_written  # lazily: prints the findings, never fails the command
+    from ..lint import lint_written  # lazily: prints the findings, never fails the command
     from ..source.files import Script
     lint_written(Script(draft.version, draft.path))
     location = version_line(migrator)

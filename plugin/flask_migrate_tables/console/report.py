@@ -236,7 +236,7 @@ def confirmation(migrator, baseline, ask, backup=None, rerun=None):
 def pending_lint(migrator, scripts):
     """lint.py's findings for scripts about to run, by name; {} without squawk or on any failure."""
     try:
-        from ..lint.squawk import lint_quietly  # lazily: only a prompt or a dry run lints
+        from ..lint import lint_quietly  # lazily: only a prompt or a dry run lints
         return lint_quietly(migrator, scripts)
     except Exception:  # lint never stands in a migration's way
         return {}

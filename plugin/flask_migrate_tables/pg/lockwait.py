@@ -16,7 +16,6 @@ runs: a Ctrl-C cancels the running statement on the server at once.
 """
 import logging
 import random
-import re
 import select
 import signal
 import threading
@@ -28,7 +27,8 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2.extensions import POLL_OK, POLL_READ, POLL_WRITE
 
-from ..errors import InvalidScripts, UsageError
+from ..errors import UsageError
+from ..source import headers
 
 log = logging.getLogger("flask_migrate_tables")
 
@@ -42,11 +42,6 @@ LONGEST_PAUSE = 5.0
 
 Policy = namedtuple("Policy", "lock_timeout retries statement_timeout")
 Blocker = namedtuple("Blocker", "pid application user client open_seconds state query")
-
-_HEADER = re.compile(r"--\s*migrate:\s*(lock-timeout|retries|statement-timeout)\s*=\s*(\S*)\s*\Z",
-                     re.IGNORECASE)
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|min|h)?\Z", re.IGNORECASE)
-_UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0}
 
 
 def check_seconds(value, option):
@@ -73,41 +68,12 @@ def policy(lock_timeout=DEFAULT_DDL_LOCK_TIMEOUT, retries=DEFAULT_DDL_RETRIES,
                   check_seconds(statement_timeout, "--statement-timeout"))
 
 
-def _duration(text, name, line, key):
-    match = _DURATION.match(text)
-    seconds = float(match.group(1)) * _UNITS[(match.group(2) or "").lower() or None] if match else None
-    if seconds is None or seconds > MAX_SECONDS:
-        raise InvalidScripts("%s: line %d: `-- migrate: %s=%s` is not a duration (say 500ms, 10s, 2min, 1h)"
-                             % (name, line, key, text))
-    return seconds
-
-
 def script_policy(text, name, base):
     """The policy for one script: `base` with the script's `-- migrate: key=value` header lines."""
-    values = base._asdict()
-    for number, line in enumerate(text.splitlines()[:50], 1):
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if not stripped.startswith("--"):
-            break
-        match = _HEADER.match(stripped)
-        if not match:
-            continue
-        key, value = match.group(1).lower(), match.group(2)
-        if key == "retries":
-            if not value.isdigit() or int(value) > MAX_RETRIES:
-                raise InvalidScripts("%s: line %d: `-- migrate: retries=%s` is not a whole number "
-                                     "from 0 to %d" % (name, number, value, MAX_RETRIES))
-            values["retries"] = int(value)
-        else:
-            values[key.replace("-", "_")] = _duration(value, name, number, key)
-    return Policy(**values)
+    return base._replace(**headers.settings(text, name, MAX_RETRIES, MAX_SECONDS))
 
 
-def has_header(text):
-    """Cheap screen: could the script carry a lock-wait header line at all?"""
-    return "migrate:" in text[:4096]
+has_header = headers.may_have_header  # cheap screen: could the script carry a lock-wait header line?
 
 
 def pg_duration(seconds):

@@ -20,6 +20,7 @@ import re
 from collections import namedtuple
 
 from ..errors import InvalidScripts
+from .lines import line_at
 
 Copy = namedtuple("Copy", "start end statement data data_line")
 Prepared = namedtuple("Prepared", "text copies")
@@ -29,10 +30,6 @@ _META_LINE = re.compile(r"^[ \t]*\\", re.MULTILINE)
 _FROM_STDIN = re.compile(r"\bfrom\s+stdin\b", re.IGNORECASE)
 _END_OF_DATA = re.compile(r"^\\\.[ \t]*\r?$", re.MULTILINE)
 _BLANK = re.compile(r"[^\n]")
-
-
-def line_at(text, offset):
-    return text.count("\n", 0, offset) + 1
 
 
 def needs_preparing(text):

@@ -16,11 +16,11 @@ from collections import namedtuple
 from functools import lru_cache
 
 from ..errors import InvalidScripts, ScriptFailed
+from .headers import has_no_transaction_header
+from .lines import line_at
 
 TRANSACTION = "transaction"
 NO_TRANSACTION = "no-transaction"
-
-NO_TRANSACTION_HEADER = re.compile(r"--\s*migrate:\s*no-transaction\s*\Z", re.IGNORECASE)
 
 # Every statement that cannot run in a transaction, or that controls one,
 # contains one of these words as a keyword of its own. A script without any of
@@ -52,37 +52,6 @@ def literal(text):
     if "\\" not in text:
         return "'%s'" % text.replace("'", "''")
     return "E'%s'" % text.replace("\\", "\\\\").replace("'", "''")
-
-
-def line_at(text, offset):
-    """1-based line number of a character offset."""
-    return text.count("\n", 0, offset) + 1
-
-
-_LINE_BREAK = re.compile("\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
-
-
-def _lines(text):
-    """text.splitlines(), one line at a time: a header check must not copy a large script."""
-    start = 0
-    for match in _LINE_BREAK.finditer(text):
-        yield text[start:match.start()]
-        start = match.end()
-    if start < len(text):
-        yield text[start:]
-
-
-def has_no_transaction_header(text):
-    """True when a leading comment line says `-- migrate: no-transaction`."""
-    for line in _lines(text):
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if not stripped.startswith("--"):
-            return False
-        if NO_TRANSACTION_HEADER.match(stripped):
-            return True
-    return False
 
 
 def _continues_word(char, digits=True):

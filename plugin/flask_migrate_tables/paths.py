@@ -1,0 +1,8 @@
+"""How paths are shown: relative to the working directory when below it."""
+import os
+
+
+def shown_path(path):
+    """A path relative to the working directory when it is below it."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith(os.pardir) else relative
