@@ -69,18 +69,19 @@ class UrlSettings:
 
     direct_url = None
 
-    def __init__(self, url, sql_dir, instance_path=None):
+    def __init__(self, url, sql_dir, instance_path=None, engine_options=None):
         from sqlalchemy.engine.url import make_url
         self.url = make_url(url) if isinstance(url, str) else url
         self.sql_dir = sql_dir
         self.instance_path = instance_path
+        self.engine_options = engine_options or {}
         self._engine = self._session = None
 
     @property
     def engine(self):
         if self._engine is None:
             from sqlalchemy import create_engine
-            self._engine = create_engine(self.url)
+            self._engine = create_engine(self.url, **self.engine_options)
         return self._engine
 
     @property
