@@ -72,8 +72,9 @@ def migrator_on(migrator, url, code_version=None, sql_dir=None):
     disposed of when the block ends.
     """
     settings = UrlSettings(url, sql_dir or migrator.sql_dir, engine_options=_engine_options())
+    version = migrator.code_version if code_version is None else code_version
     try:
-        yield Migrator(migrator.db, migrator.version_model, migrator.code_version if code_version is None else code_version,
+        yield Migrator(migrator.db, migrator.version_model, version,
                        history_table=migrator.history_table, settings=settings)
     finally:
         settings.close()
