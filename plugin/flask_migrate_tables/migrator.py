@@ -2,7 +2,7 @@
 
 `Migrator` knows one app's migrations: its Flask-SQLAlchemy `db`, its
 `Version` model, its `__db_version__` and its SQL directory. It follows the
-recipe: the `Version` row is read with `Version.query.one_or_none()` and
+recipe: the `Version` row is read with `db.session.query(Version).one_or_none()` and
 committed through `db.session` after each script, while the scripts run on
 a direct psycopg2 autocommit connection made from the same URL.
 
