@@ -14,11 +14,9 @@ the catalogs tell apart.
     destructive()      the statements of a script that destroy data (found with pglast)
     version_line()     where the app sets __db_version__
 
-The app's `db` is pointed at a scratch database by a second Flask app
-configured like the running one but for its database URI, with `db`
-initialised on it: Flask-SQLAlchemy 2.5 and 3.x both keep engines per app, so
-db.engine, db.session and Version.query all reach the scratch database while
-its app context is pushed.
+A scratch database is reached through its URL alone (settings.UrlSettings:
+an engine and a session of its own, with the app's SQLALCHEMY_ENGINE_OPTIONS);
+the app's `db` is left as it is.
 """
 import datetime
 import logging
@@ -31,15 +29,17 @@ import time
 from collections import namedtuple
 from contextlib import contextmanager
 
-from flask import Flask, current_app
+from flask import current_app
 from pglast import ast, parse_sql
 from pglast.enums import AlterTableType, ObjectType
+from sqlalchemy import create_engine
 from sqlalchemy.engine.url import make_url
 
 from ..pg import connection as conn
 from ..errors import Interrupted, MigrationError, UsageError
 from ..books.history import History
 from ..migrator import Migrator
+from ..settings import UrlSettings
 from .generate import generate
 from .schema_diff import engine_name, require_engine
 from .snapshot import compare as compare_schemas
@@ -65,25 +65,24 @@ class Progress:
 
 
 @contextmanager
-def app_on(db, url):
-    """An app context in which the app's `db` uses the database at `url`.
+def migrator_on(migrator, url, code_version=None, sql_dir=None):
+    """A Migrator like `migrator` whose scripts and Version row go to the database at `url`.
 
-    A second Flask app gets the running app's configuration with this
-    database URI (and no other binds), and `db.init_app` on it.
+    The scripts are read from `sql_dir` (default: `migrator`'s); its engine is
+    disposed of when the block ends.
     """
-    base = current_app._get_current_object()
-    app = Flask(base.import_name)
-    app.config.update(base.config)
-    app.config["SQLALCHEMY_DATABASE_URI"] = url
-    app.config.pop("SQLALCHEMY_BINDS", None)
-    db.init_app(app)
-    db.session.remove()  # Flask-SQLAlchemy 2.5 scopes sessions per thread, not per app
-    with app.app_context():
-        try:
-            yield app
-        finally:
-            db.session.remove()
-            db.engine.dispose()
+    settings = UrlSettings(url, sql_dir or migrator.sql_dir, engine_options=_engine_options())
+    version = migrator.code_version if code_version is None else code_version
+    try:
+        yield Migrator(migrator.db, migrator.version_model, version,
+                       history_table=migrator.history_table, settings=settings)
+    finally:
+        settings.close()
+
+
+def _engine_options():
+    """The app's SQLALCHEMY_ENGINE_OPTIONS, for the scratch databases' engines."""
+    return dict(current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
 
 
 # -- building and comparing ------------------------------------------------------
@@ -122,25 +121,27 @@ def compare(migrator, scratch, progress=None):
                       notes)
 
 
-def build_from_migrations(migrator, url):
-    """Apply every script up to the code's version to the database at `url`, with the runner."""
-    with app_on(migrator.db, url):
+def build_from_migrations(migrator, url, version=None):
+    """Apply every script up to `version` (default: the code's) to the database at `url`, with the runner."""
+    with migrator_on(migrator, url, version) as builder:
         try:
-            migrator.migrate()
+            builder.migrate()
         except Interrupted:  # Ctrl-C: the command removes the scratch databases and says so
             raise KeyboardInterrupt
         except MigrationError as error:
             raise type(error)("building version %d from the migrations on a scratch database "
-                              "failed: %s" % (migrator.code_version, error))
+                              "failed: %s" % (builder.code_version, error))
 
 
 def build_from_models(migrator, url):
     """Create the models' tables (DDL events included) and the runner's tables at `url`."""
-    with app_on(migrator.db, url):
-        engine = migrator.db.engine
+    engine = create_engine(url, **_engine_options())
+    try:
         migrator.db.metadata.create_all(bind=engine)
         # What the runner adds to every database it migrates:
         migrator.version_model.__table__.create(bind=engine, checkfirst=True)
+    finally:
+        engine.dispose()
     params = conn.connect_params(make_url(url))
     connection = conn.connect(params)
     try:
@@ -223,9 +224,7 @@ def check_draft(migrator, comparison, name, text):
             _link_or_copy(script.path, os.path.join(migration_dir, script.name))
         with open(os.path.join(migration_dir, name), "w", encoding="utf-8") as handle:
             handle.write(text)
-        checker = Migrator(migrator.db, migrator.version_model, comparison.version + 1,
-                           sql_dir=folder, history_table=migrator.history_table)
-        with app_on(migrator.db, comparison.source_url):
+        with migrator_on(migrator, comparison.source_url, comparison.version + 1, folder) as checker:
             try:
                 checker.migrate()
             except Interrupted:

@@ -12,7 +12,6 @@ import time
 from collections import namedtuple
 
 from .build import build_from_migrations
-from ..migrator import Migrator
 from .scratch import url_text
 from .snapshot import compare, describe, failures
 
@@ -33,9 +32,7 @@ def drift(migrator, scratch, progress=None):
     scripts = [s for s in migrator.scripts().scripts if s.version <= version]
     built_url = scratch.create_database("migrations")
     if version:
-        builder = Migrator(migrator.db, migrator.version_model, version, sql_dir=migrator.sql_dir,
-                           history_table=migrator.history_table)
-        build_from_migrations(builder, built_url)
+        build_from_migrations(migrator, built_url, version)
     runner_tables = (migrator.version_model.__table__.name, migrator.history_table)
     found = compare(built_url, url_text(migrator.url), exclude_tables=runner_tables)
     real = failures(found)

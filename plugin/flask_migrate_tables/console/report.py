@@ -10,7 +10,7 @@ import threading
 import time
 
 from ..errors import EXIT_FAILED, EXIT_OK, CheckFailed
-from ..migrator import Listener
+from ..events import Listener
 from ..pg.lock import describe_holder
 
 LIVE_AFTER_SECONDS = 3.0
