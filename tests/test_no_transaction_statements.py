@@ -149,14 +149,12 @@ class Publisher(OwnServer):
 
     def __init__(self):
         super().__init__(prefix="pgpub-")
-        self.socket_dir = tempfile.mkdtemp(prefix="pgpubsock-")
-        os.chmod(self.socket_dir, 0o777)
+        self.shared_socket_dir = tempfile.mkdtemp(prefix="pgpubsock-")
+        os.chmod(self.shared_socket_dir, 0o777)
         try:
             # wal_level takes a restart; the socket moves to the shared directory.
-            self.pg_ctl("-m", "fast", "-w", "stop")
-            self.pg_ctl("-w", "-o", '-h ""', "-o", "-k %s" % self.socket_dir,
-                        "-o", "-c wal_level=logical", "-o", "-c fsync=off",
-                        "-l", os.path.join(self.pgdata, "log"), "start")
+            self.embedded.configure(restart=False, wal_level="logical", fsync="off")
+            self.embedded.restart(socket_dir=self.shared_socket_dir)
             self.maintenance = Database(self.database_url("postgres"))
             assert self.maintenance.scalar("SHOW wal_level") == "logical"
         except BaseException:
@@ -164,8 +162,7 @@ class Publisher(OwnServer):
             raise
 
     def database_url(self, database):
-        return "postgresql+psycopg2://postgres@/%s?host=%s&port=%d" % (database, self.socket_dir,
-                                                                       self.port)
+        return self.embedded.url_for(database)
 
     def conninfo(self, database):
         return "host=%s port=%d dbname=%s user=postgres" % (self.socket_dir, self.port, database)
@@ -190,7 +187,7 @@ class Publisher(OwnServer):
 
     def close(self):
         super().close()
-        shutil.rmtree(self.socket_dir, ignore_errors=True)
+        shutil.rmtree(self.shared_socket_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
