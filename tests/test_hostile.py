@@ -308,10 +308,10 @@ def test_role_without_create_on_the_schema_migrates(counting_app, roles):
 
 
 def test_role_that_cannot_write_the_history_is_refused_before_anything_changes(counting_app, roles):
-    from flask_migrate_tables.books.history import _CREATE
+    from flask_migrate_tables.books.history import CREATE_SQL
     app = counting_app
     role = roles()
-    app.database.execute(_CREATE.format(table="public.version_history"))
+    app.database.execute(CREATE_SQL.format(table="public.version_history"))
     app.database.execute("GRANT CREATE ON SCHEMA public TO {r}; GRANT SELECT ON version_history TO {r}"
                          .format(r=role))
     before = snapshot(app.database)
