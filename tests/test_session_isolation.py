@@ -9,11 +9,16 @@ starts in the same session state as the first one of a run.
 Every script after a session-changing one here snapshots its session
 (pg_settings, current_user, current_schema) into a table; that snapshot must
 equal the one taken by the first script of a later run (a fresh session).
+
+Also: the bookkeeping schema when the role's or the database's search_path starts
+elsewhere than `public` (the connection's initial current_schema()).
 """
 import uuid
 
 import pytest
+from sqlalchemy.engine.url import make_url
 
+from tests.conftest import SampleApp
 from tests.helpers import Database, applications, counted, failed_with_one_line, succeeded
 
 NO_TRANSACTION = "-- migrate: no-transaction\n"
@@ -317,3 +322,82 @@ def test_a_read_only_default_set_by_a_no_transaction_script_does_not_stop_the_bo
     succeeded(result)
     assert history_rows(db)[1][2:5] == ("applied", "no-transaction", 4)
     assert {"before_ro", "after_ro"} <= db.tables() and db.version() == [3]
+
+
+# -- the bookkeeping schema: the connection's initial current_schema() --------------------
+
+def _where(database):
+    """{table: schema} of every table outside the system schemas."""
+    rows = database.query("SELECT tablename, schemaname FROM pg_tables"
+                          " WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")
+    tables = {}
+    for name, schema in rows:
+        tables.setdefault(name, []).append(schema)
+    return {name: sorted(schemas) for name, schemas in tables.items()}
+
+
+def _as_user(url, user):
+    parsed = make_url(url)
+    if hasattr(parsed, "set"):
+        return parsed.set(username=user).render_as_string(hide_password=False)
+    parsed.username = user  # SQLAlchemy 1.3: URLs are mutable and str() shows the password
+    return str(parsed)
+
+
+@pytest.fixture(params=["database", "role"])
+def app_schema_first(request, server_url, sample_app):
+    """(app, superuser's Database): the sample app on a database whose sessions start with
+    search_path = app, public, set on the database (ALTER DATABASE), or on a role of its
+    own that the app logs in as (ALTER ROLE ... IN DATABASE)."""
+    db = sample_app.database
+    db.execute("CREATE SCHEMA app")
+    if request.param == "database":
+        db.execute('ALTER DATABASE "%s" SET search_path = app, public' % db.name)
+        assert db.scalar("SELECT current_schema()") == "app"
+        yield sample_app, db
+        return
+    role = "mig_%s" % uuid.uuid4().hex[:10]
+    maintenance = Database(server_url)
+    maintenance.execute("CREATE ROLE %s LOGIN" % role)
+    try:
+        db.execute("ALTER SCHEMA app OWNER TO %s" % role)
+        db.execute("GRANT CREATE ON SCHEMA public TO %s" % role)
+        db.execute('ALTER ROLE %s IN DATABASE "%s" SET search_path = app, public' % (role, db.name))
+        as_role = Database(_as_user(db.url, role))
+        assert as_role.scalar("SELECT current_user || ' ' || current_schema()") == "%s app" % role
+        assert db.scalar("SELECT current_schema()") == "public"  # the superuser's is unchanged
+        yield SampleApp(sample_app.root, as_role), db
+    finally:
+        db.execute("DROP OWNED BY %s" % role)
+        maintenance.execute("DROP ROLE %s" % role)
+
+
+def test_the_bookkeeping_stays_in_the_initial_schema(app_schema_first):
+    app, superuser = app_schema_first
+    app.clear_scripts()
+    app.write("v1.sql", "CREATE TABLE first_t (id int);\n")
+    # The script's own SET holds for the script only, not for the tool's rows.
+    app.write("v2.sql", "SET search_path = public;\nCREATE TABLE moved_t (id int);\n")
+    app.write("v3.sql", "-- migrate: no-transaction\n"
+                        "SELECT pg_catalog.set_config('search_path', '', false);\n"
+                        "CREATE TABLE public.empty_path_t (id int);\n"
+                        "CREATE TABLE app.also_t (id int);\n")
+    app.set_version(3)
+    result = succeeded(app.manage("migrate_tables", "--yes"))
+    assert "Migrated from version 0 to 3" in result.stdout
+
+    app.write("v4.sql", "CREATE TABLE next_run_t (id int);\n")  # starts as v1 did
+    app.set_version(4)
+    succeeded(app.manage("migrate_tables", "--yes"))
+
+    where = _where(superuser)
+    assert where == {"version": ["app"], "version_history": ["app"], "first_t": ["app"],
+                     "moved_t": ["public"], "empty_path_t": ["public"], "also_t": ["app"],
+                     "next_run_t": ["app"]}, where
+    assert superuser.query("SELECT version FROM app.version") == [(4,)]
+    assert superuser.query("SELECT version, outcome FROM app.version_history ORDER BY id") == [
+        (1, "applied"), (2, "applied"), (3, "applied"), (4, "applied")]
+    status = succeeded(app.manage("migrate_status", "--check"))
+    assert "Stored version:  4" in status.stdout
+    again = succeeded(app.manage("migrate_tables", "--yes"))
+    assert again.stdout.strip() == "DB is at correct version 4"

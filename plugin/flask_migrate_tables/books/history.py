@@ -24,7 +24,8 @@ HistoryRow = namedtuple("HistoryRow", COLUMNS)
 # that needs one adds it (`History.create`); reads give NULL for them meanwhile.
 LATER_COLUMNS = {"backup": "text"}  # --backup's file, on every row a run with --backup writes
 
-_CREATE = """
+# The history table as this version makes it ({table}: its schema-qualified, quoted name).
+CREATE_SQL = """
 CREATE TABLE IF NOT EXISTS {table} (
     id bigserial PRIMARY KEY,
     version integer NOT NULL,
@@ -90,7 +91,7 @@ class History:
                            "::pg_catalog.oid").format(name=sql.Literal(self.table.as_string(self.connection)))
         with self.connection.cursor() as cursor:
             if present is None:
-                cursor.execute(self._sql(_CREATE) + sql.SQL("; ") + sequence)
+                cursor.execute(self._sql(CREATE_SQL) + sql.SQL("; ") + sequence)
             elif self.backup is not None and "backup" not in present:
                 cursor.execute(self._sql("ALTER TABLE {table} ADD COLUMN IF NOT EXISTS backup text; ")
                                + sequence)
