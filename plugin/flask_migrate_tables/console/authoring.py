@@ -9,7 +9,7 @@ import os
 import sys
 
 from ..errors import EXIT_INTERRUPTED, EXIT_OK, CheckFailed
-from .report import shown_path
+from ..paths import shown_path
 
 
 class Printed:
