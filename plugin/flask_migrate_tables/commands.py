@@ -39,18 +39,22 @@ def script_option(option):
 
 
 class _Command(Command):
-    """A command of options.py's `spec`; `act(options)` does its work (console/actions.py)."""
+    """The command of options.py's `spec` doing `action(migrator, options)` (console/actions.py)."""
 
-    def __init_subclass__(cls, spec, **kwargs):
+    def __init_subclass__(cls, spec, action=None, **kwargs):
         super().__init_subclass__(**kwargs)
         cls.__doc__ = spec.doc
         cls.option_list = tuple(script_option(option) for option in spec.options)
+        cls.action = staticmethod(action)
 
     def __init__(self, migrator=None):
         self.migrator = migrator
 
     def run(self, **options):
         return exit_on_error(self.act)(SimpleNamespace(**options))
+
+    def act(self, options):
+        return self.action(self.migrator, options)
 
 
 class MigrateTables(_Command, spec=specs.MIGRATE_TABLES):
@@ -59,34 +63,17 @@ class MigrateTables(_Command, spec=specs.MIGRATE_TABLES):
                                       lambda: rerun_with_backup("python", sys.argv))
 
 
-class MigrateStatus(_Command, spec=specs.MIGRATE_STATUS):
-    def act(self, options):
-        return actions.migrate_status(self.migrator, options)
+def _command(name, spec, action):
+    """The Flask-Script command class `name` of options.py's `spec`, doing `action`."""
+    return type(name, (_Command,), {}, spec=spec, action=action)
 
 
-class CheckDrift(_Command, spec=specs.CHECK_DRIFT):
-    def act(self, options):
-        return actions.check_drift(self.migrator, options)
-
-
-class LintMigrations(_Command, spec=specs.LINT_MIGRATIONS):
-    def act(self, options):
-        return actions.lint_migrations(self.migrator, options)
-
-
-class MakeMigration(_Command, spec=specs.MAKE_MIGRATION):
-    def act(self, options):
-        return actions.make_migration(self.migrator, options)
-
-
-class CheckMigrations(_Command, spec=specs.CHECK_MIGRATIONS):
-    def act(self, options):
-        return actions.check_migrations(self.migrator, options)
-
-
-class DiffSchema(_Command, spec=specs.DIFF_SCHEMA):
-    def act(self, options):
-        return actions.diff_schema(self.migrator, options)
+MigrateStatus = _command("MigrateStatus", specs.MIGRATE_STATUS, actions.migrate_status)
+CheckDrift = _command("CheckDrift", specs.CHECK_DRIFT, actions.check_drift)
+LintMigrations = _command("LintMigrations", specs.LINT_MIGRATIONS, actions.lint_migrations)
+MakeMigration = _command("MakeMigration", specs.MAKE_MIGRATION, actions.make_migration)
+CheckMigrations = _command("CheckMigrations", specs.CHECK_MIGRATIONS, actions.check_migrations)
+DiffSchema = _command("DiffSchema", specs.DIFF_SCHEMA, actions.diff_schema)
 
 
 def add_migration_commands(manager, migrator):
