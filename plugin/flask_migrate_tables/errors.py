@@ -2,7 +2,7 @@
 
 Every message is one line that says what is wrong and what to do next. The
 command layers turn these into an exit status and a line on stderr, in one
-place (`commands.exit_on_error`, `cli.exit_on_error`).
+place (`console.exits.outcome`).
 
 Exit statuses, the same for every command:
     0  done, or nothing to do
