@@ -2,7 +2,7 @@
 
 Every message is one line that says what is wrong and what to do next. The
 command layers turn these into an exit status and a line on stderr, in one
-place (`commands.exit_on_error`, `cli.exit_on_error`).
+place (`console.exits.outcome`).
 
 Exit statuses, the same for every command:
     0  done, or nothing to do
@@ -11,6 +11,7 @@ Exit statuses, the same for every command:
        or the database are inconsistent and nothing was run
     3  the migration lock, or a lock a script needs, could not be taken in time
 """
+from .redact import mask_text
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -115,7 +116,6 @@ def database_failure(error, doing=None):
         what = "the connection to the server was lost%s (%s)" % (" while " + doing if doing else "", text)
     else:
         what = "database error%s: %s" % (" while " + doing if doing else "", text)
-    from .pg.connection import mask_text
     return DatabaseFailure("%s; run migrate_status to see what was applied" % mask_text(what))
 
 

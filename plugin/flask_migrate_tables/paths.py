@@ -1,4 +1,4 @@
-"""How paths are shown: relative to the working directory when below it."""
+"""How the commands show a file's path (a leaf module: console/ and lint/ both use it)."""
 import os
 
 

@@ -1,4 +1,4 @@
-"""The authoring and drift commands' work, shared by commands.py (Flask-Script) and cli.py (flask).
+"""The authoring, drift and status commands' work, called by console/actions.py for both layers.
 
 Each function runs one command: it calls the library, prints, and returns
 the exit status or raises a MigrationError; the command layers only parse
@@ -9,7 +9,7 @@ import os
 import sys
 
 from ..errors import EXIT_INTERRUPTED, EXIT_OK, CheckFailed
-from .report import shown_path
+from ..paths import shown_path
 
 
 class Printed:

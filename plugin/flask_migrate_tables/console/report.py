@@ -4,7 +4,6 @@ Plain lines when the output is not a terminal, so logs hold no control
 characters; on a terminal a long script shows a live elapsed time.
 """
 import json
-import os
 import sys
 import threading
 import time
@@ -12,6 +11,7 @@ import time
 from ..errors import EXIT_FAILED, EXIT_OK, CheckFailed
 from ..events import Listener
 from ..pg.lock import describe_holder
+from ..redact import mask_text
 
 LIVE_AFTER_SECONDS = 3.0
 
@@ -198,7 +198,6 @@ def backed_up_line(backup):
 def rerun_with_backup(command, argv):
     """`command` (how the operator ran it) with the options it was given and --backup."""
     import shlex
-    from ..pg.connection import mask_text
     return mask_text(" ".join([command] + [shlex.quote(arg) for arg in argv] + ["--backup"]))
 
 
@@ -261,12 +260,6 @@ def lint_errors(findings, shown=10):
     if len(errors) > shown:
         lines.append("  ... and %d more" % (len(errors) - shown))
     return lines
-
-
-def shown_path(path):
-    """A path relative to the working directory when it is below it."""
-    relative = os.path.relpath(path)
-    return path if relative.startswith(os.pardir) else relative
 
 
 def show_status(status, as_json=False, check=False):

@@ -207,20 +207,3 @@ def watching(watch):
         psycopg2.extensions.set_wait_callback(previous)
         if main:
             signal.signal(signal.SIGTERM, previous_term)
-
-
-def command_started():
-    """Python's own Ctrl-C handler again, in place of the one manage.py installs while starting.
-
-    Returns whether it took over; `command_ended` then ignores a Ctrl-C that comes while
-    the finished process exits (it would only print a traceback).
-    """
-    if getattr(signal.getsignal(signal.SIGINT), "while_starting", False):
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        return True
-    return False
-
-
-def command_ended(took_over):
-    if took_over:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -1,0 +1,72 @@
+"""Each command's work, once for both command layers: one function per command.
+
+Each takes the Migrator and the parsed options (attributes named by options.py's
+`dest`s), prints, and returns the exit status or raises a MigrationError; the layers
+(commands.py for Flask-Script, cli.py for the flask CLI) parse the options and end
+the command through console/exits.py.
+"""
+import sys
+
+from ..errors import EXIT_OK
+from ..pg.lockwait import policy
+from . import authoring
+from .report import Reporter, confirmation, pending_lint
+
+
+def migrate_tables(migrator, options, ask, rerun):
+    """`ask`: the layer's prompt (exits.asker); `rerun()`: the command as the operator ran it,
+    with --backup added, for the prompt's hint."""
+    reporter = Reporter(sys.stdout, options.backup)
+    waits = policy(options.ddl_lock_timeout, options.ddl_retries, options.statement_timeout)
+    if options.dry_run:
+        return _dry_run(migrator, options, reporter)
+    confirm = None if options.yes else confirmation(migrator, options.baseline, ask, options.backup,
+                                                    rerun())
+    if options.baseline is not None:
+        migrator.baseline(options.baseline, confirm, options.lock_timeout, reporter)
+        reporter.line("Baselined the database at version %d; no script ran" % options.baseline)
+        if options.backup is not None:
+            reporter.notice("no backup made (--backup): --baseline runs no script")
+        return EXIT_OK
+    result = migrator.migrate(options.to, confirm, options.lock_timeout, options.allow_changed,
+                              options.retry, options.mark_applied, reporter, waits,
+                              backup=options.backup)
+    reporter.summary(result)
+    return EXIT_OK
+
+
+def _dry_run(migrator, options, reporter):
+    assessment, planned = migrator.plan(options.to)
+    reporter.dry_run(assessment, planned, pending_lint(migrator, [item.script for item in planned]))
+    if options.backup is not None:
+        preview = migrator.backup_preview(options.backup, assessment.current) if planned else None
+        reporter.backup_preview(preview, planned)
+    return EXIT_OK
+
+
+def migrate_status(migrator, options):
+    return authoring.status_command(migrator, options.show_all, options.as_json, options.check,
+                                    options.drift, options.scratch_url)
+
+
+def lint_migrations(migrator, options):
+    from ..lint.squawk import lint_command  # lazily: squawk and its helpers only for this command
+    return lint_command(migrator, options.versions, options.lint_all, options.as_json,
+                        options.small_table_rows)
+
+
+def make_migration(migrator, options):
+    return authoring.make_migration_command(migrator, options.message, options.scratch_url)
+
+
+def check_migrations(migrator, options):
+    return authoring.check_migrations_command(migrator, options.scratch_url)
+
+
+def diff_schema(migrator, options):
+    """Needs no Migrator (None): it compares two databases given by URL."""
+    return authoring.diff_schema_command(options.source, options.target)
+
+
+def check_drift(migrator, options):
+    return authoring.check_drift_command(migrator, options.scratch_url)
