@@ -50,7 +50,7 @@ def migrate_status(migrator, options):
 
 
 def lint_migrations(migrator, options):
-    from ..lint.squawk import lint_command  # lazily: squawk and its helpers only for this command
+    from ..lint import lint_command  # lazily: squawk and its helpers only for this command
     return lint_command(migrator, options.versions, options.lint_all, options.as_json,
                         options.small_table_rows)
 
