@@ -27,7 +27,6 @@ def create_app(**overrides):
 
     if getattr(app, "cli", None) is not None:  # `flask migrate-tables` (Flask's own click CLI)
         from flask_migrate_tables import Migrator
-        from flask_migrate_tables.cli import register_cli
         from .models import Version
-        register_cli(app, Migrator(db, Version, __db_version__))
+        Migrator(db, Version, __db_version__).init_app(app)
     return app

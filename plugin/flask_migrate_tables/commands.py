@@ -12,6 +12,8 @@ from types import SimpleNamespace
 from flask import Flask
 
 from .console import actions
+from .errors import ConfigurationError
+from .pg import connection as conn
 from .console import options as specs
 from .console.exits import asker, exit_on_error
 from .console.report import rerun_with_backup
@@ -100,7 +102,15 @@ def _exit_on_factory_error(factory):
     @wraps(factory)
     def create_app(*args, **kwargs):
         made = []
-        code = exit_on_error(lambda: made.append(factory(*args, **kwargs)))()
+
+        def make():
+            try:
+                made.append(factory(*args, **kwargs))
+            except ImportError as error:  # the URL's driver (SQLAlchemy loads it at once)
+                if getattr(error, "name", None) not in conn.DRIVER_PACKAGES:
+                    raise
+                raise ConfigurationError(conn.unusable_url(error))
+        code = exit_on_error(make)()
         if not made:
             sys.exit(code)
         return made[0]

@@ -31,7 +31,7 @@ from .pg import connection as conn
 from .pg import indexes
 from .pg import lockwait
 from .pg import run as runs
-from .pg.lock import MigrationLock, describe_holder, lock_key
+from .pg.lock import DEFAULT_LOCK_TIMEOUT, MigrationLock, describe_holder, lock_key
 from .pg.privileges import check_privileges
 from .settings import AppSettings, migration_url
 from .source.files import check_sequence, checksum, discover, read_script
@@ -39,8 +39,6 @@ from .source.preflight import preflight
 from .source.statements import plan_script
 
 log = logging.getLogger("flask_migrate_tables")
-
-DEFAULT_LOCK_TIMEOUT = 60.0
 
 Result = namedtuple("Result", "from_version to_version applied seconds")
 PlannedScript = namedtuple("PlannedScript", "script plan")
@@ -53,14 +51,22 @@ _Books = namedtuple("_Books", "history state assessment pending")
 
 class Migrator:
     def __init__(self, db, version_model, code_version, sql_dir=None, history_table="version_history",
-                 settings=None):
-        """`sql_dir` defaults to the app's SQL_DIR setting, read when a command runs; `settings`
-        (settings.UrlSettings) replaces the app as the source of URLs, folder and session."""
+                 settings=None, app=None):
+        """`sql_dir` defaults to the app's SQL_DIR setting, else `sql/` beside the app's package,
+        read when a command runs; `settings` (settings.UrlSettings) replaces the app as the source
+        of URLs, folder and session; `app` registers the flask CLI commands (init_app)."""
         self.db = db
         self.version_model = version_model
         self.code_version = code_version
         self.history_table = history_table
         self.settings = settings or AppSettings(db, sql_dir)
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app):
+        """Register the flask CLI commands (`flask migrate-tables`, ...) on `app`."""
+        from .cli import register_cli
+        register_cli(app, self)
 
     @property
     def sql_dir(self):

@@ -18,15 +18,15 @@ class AppSettings:
 
     @property
     def sql_dir(self):
-        return self._sql_dir or current_app.config["SQL_DIR"]
+        """`sql_dir=`, else the app's SQL_DIR setting, else `sql/` beside the app's package."""
+        return self._sql_dir or current_app.config.get("SQL_DIR") or default_sql_dir(current_app)
 
     @property
     def url(self):
         try:
             return self.db.engine.url
-        except Exception as error:  # no URI configured, no app context, bad URL
-            # Flask 2.2+ explains a missing app context over several lines: keep the first.
-            raise ConfigurationError("no usable database URL: %s" % conn.url_problem(error))
+        except Exception as error:  # no URI configured, no app context, bad URL, no driver
+            raise ConfigurationError(conn.unusable_url(error))
 
     @property
     def direct_url(self):
@@ -97,6 +97,11 @@ class UrlSettings:
         if self._engine is not None:
             self._engine.dispose()
         self._engine = self._session = None
+
+
+def default_sql_dir(app):
+    """`<the folder holding the app's package>/sql`, where the recipe lays the scripts out."""
+    return os.path.join(os.path.dirname(app.root_path), "sql")
 
 
 def parse_direct_url(configured):

@@ -10,7 +10,7 @@ from sqlalchemy.engine.url import make_url
 from ..pg.connection import connect_params, redact
 from ..errors import ConfigurationError, UsageError
 
-INSTALL_HINT = 'pip install -e ".[authoring]"'
+INSTALL_HINT = 'pip install "Flask-Migrate-Tables[authoring]"'
 
 
 def require_engine():

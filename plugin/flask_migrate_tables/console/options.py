@@ -7,7 +7,7 @@ argparse, click's own "[default: 60.0]".
 """
 from collections import namedtuple
 
-from ..migrator import DEFAULT_LOCK_TIMEOUT
+from ..pg.lock import DEFAULT_LOCK_TIMEOUT
 from ..pg.lockwait import DEFAULT_DDL_LOCK_TIMEOUT, DEFAULT_DDL_RETRIES, DEFAULT_STATEMENT_TIMEOUT
 
 Spec = namedtuple("Spec", "name doc options uses_app", defaults=(True,))

@@ -10,7 +10,7 @@ import tempfile
 from ..errors import ConfigurationError, UsageError
 from ..source.statements import has_no_transaction_header
 
-INSTALL = 'pip install -e ".[lint]"'
+INSTALL = 'pip install "Flask-Migrate-Tables[lint]"'
 SQUAWK_ENV = "SQUAWK_BIN"  # the squawk binary to use, instead of the one found next to Python
 
 

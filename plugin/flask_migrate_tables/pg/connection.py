@@ -44,6 +44,23 @@ def url_problem(error):
     return mask_text(re.sub(r"'[^']*'|\"[^\"]*\"", "(not shown)", reason))
 
 
+# The driver modules SQLAlchemy loads for PostgreSQL URLs, and the package that brings each.
+DRIVER_PACKAGES = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary", "pg8000": "pg8000",
+                   "asyncpg": "asyncpg", "psycopg2cffi": "psycopg2cffi"}
+
+
+def unusable_url(error):
+    """One line for a database URL the app's SQLAlchemy cannot use, naming the fix when a
+    driver is missing (SQLAlchemy 2.1 reads a plain postgresql:// as psycopg 3)."""
+    missing = getattr(error, "name", None) if isinstance(error, ImportError) else None
+    if missing in DRIVER_PACKAGES:
+        return ("the database URL needs the driver %s, which is not installed: pip install %s, or "
+                "name the installed one in the URL (postgresql+psycopg2://...)"
+                % (missing, DRIVER_PACKAGES[missing]))
+    # Flask 2.2+ explains a missing app context over several lines: keep the first.
+    return "no usable database URL: %s" % url_problem(error)
+
+
 def who():
     """OS user, host and pid of this migrator, for the history and for waiters."""
     try:

@@ -29,6 +29,9 @@ LockHolder = namedtuple("LockHolder", "pid application client since state")
 FIRST_PAUSE = 0.05
 LONGEST_PAUSE = 0.5
 
+# How long a run waits for another migration to finish (--lock-timeout), in seconds.
+DEFAULT_LOCK_TIMEOUT = 60.0
+
 
 def lock_key(version_table):
     """One advisory lock per version table (advisory locks are per database already)."""

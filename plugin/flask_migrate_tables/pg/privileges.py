@@ -42,8 +42,8 @@ def check_privileges(connection, history, state, version_schema, version_table_n
             role = cursor.fetchone()[0]
     if missing:
         raise ConfigurationError(
-            "the role %s lacks %s; nothing was changed; grant it (README, \"Promises\") or "
-            "migrate as a role that has it" % (role, "; ".join(missing)))
+            "the role %s lacks %s; nothing was changed; grant it (the plugin's docs/failures.md, "
+            "\"Privileges the migration role needs\") or migrate as a role that has it" % (role, "; ".join(missing)))
 
 
 def _history_privileges(cursor, lacking, history, history_table, shown, backup_column, missing):
