@@ -12,15 +12,18 @@ setup(
     description="migrate_tables: forward-only PostgreSQL migrations from plain versioned SQL files "
                 "for Flask-SQLAlchemy apps (Flask-Script and the flask CLI)",
     packages=find_packages(include=["flask_migrate_tables", "flask_migrate_tables.*"]),
-    # pglast 8 (PostgreSQL 18's parser) has wheels from Python 3.10 on; older Pythons are
-    # issue 20's to claim once their pglast releases are tried.
-    python_requires=">=3.10",
+    # Python 3.8 is not claimed: the only pglast that installs there (5.x) has PostgreSQL 15's
+    # parser and would refuse newer statements that psql runs.
+    python_requires=">=3.9",
     install_requires=[
         "Flask>=0.12",
         "Flask-SQLAlchemy>=2.4",
         "SQLAlchemy>=1.3",
         "psycopg2-binary>=2.8",
-        "pglast>=8.7",
+        "pglast>=8.7; python_version >= '3.10'",
+        # pglast 8 has no wheel for Python 3.9 and its source build fails there (measured):
+        # pglast 7 (PostgreSQL 17's parser) is the newest that installs on 3.9.
+        "pglast>=7.20,<8; python_version < '3.10'",
     ],
     extras_require={
         # manage.py commands: Flask-Script 2.0.6 for apps on Flask < 2, its maintained fork

@@ -102,6 +102,8 @@ def split_statements(text, name):
         message, offset = error.args[0], error.args[1] if len(error.args) > 1 else 0
         raise ScriptFailed("%s: line %d: SQLSTATE 42601: %s; nothing was run"
                            % (name, line_at(text, offset), message))
+    if _slices_keep_comments():
+        slices = [_without_leading_comments(text, piece) for piece in slices]
     statements = []
     line, counted = 1, 0  # line numbers counted on from the previous statement, not from 0
     for piece in slices:
@@ -111,6 +113,29 @@ def split_statements(text, name):
         counted = piece.start
         statements.append(Statement(piece.start, piece.stop, line, body, why is not None, why))
     return statements
+
+
+@lru_cache(maxsize=None)
+def _slices_keep_comments():
+    """pglast before 8 (Python 3.8 and 3.9) starts a statement's slice at the comments before it."""
+    import pglast
+    return int(pglast.__version__.lstrip("v").split(".")[0]) < 8
+
+
+_COMMENT_TOKENS = ("SQL_COMMENT", "C_COMMENT")
+
+
+def _without_leading_comments(text, piece):
+    """`piece` from its first token on, as pglast 8 gives it (PostgreSQL's scanner decides)."""
+    from pglast.parser import scan
+
+    if not text[piece.start:piece.start + 1].isspace() and text[piece.start:piece.start + 2] \
+            not in ("--", "/*"):
+        return piece
+    for token in scan(text[piece]):
+        if token.name not in _COMMENT_TOKENS:
+            return slice(piece.start + token.start, piece.stop)
+    return piece
 
 
 @lru_cache(maxsize=None)
