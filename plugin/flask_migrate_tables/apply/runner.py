@@ -27,7 +27,7 @@ from ..pg.lockwait import pg_duration
 from ..source.statements import TRANSACTION
 from . import failures, retries
 from .failures import ROLLED_BACK
-from .wire import Frame, Message, rollback
+from .wire import Frame, Message, codec, rollback
 
 log = logging.getLogger("flask_migrate_tables")
 
@@ -76,7 +76,7 @@ class ScriptRunner:
         if step is None or len(text) < LARGE_SCRIPT or (step.start, step.end) != (0, len(text)) \
                 or plan.prepared is not None:
             return text
-        return text.encode(psycopg2.extensions.encodings[self.connection.encoding])
+        return text.encode(codec(self.connection))
 
     def run(self, script, text, checksum, plan, note=None, policy=None, rerun=False):
         """Apply one script and record it; raise ScriptFailed with the database as before it.
@@ -146,7 +146,7 @@ class ScriptRunner:
                 m.send("")
             crash_point("before-script-commit")
 
-        m.start = step.start if step else 0
+        m.offset = step.start if step else 0
         try:
             self._attempts(m, policy, policy.lock_timeout, policy.retries, send)
         except psycopg2.Error as error:
@@ -221,7 +221,7 @@ class ScriptRunner:
             return
         cursor = m.cursor
         log.info("%s: running line %d outside a transaction", m.script.name, step.line)
-        m.start = step.start
+        m.offset = step.start
         if m.has_copy(step):  # COPY ... FROM stdin, committed by itself
             m.send_range(step.start, step.end)
         elif concurrent:  # no lock timeout for it; the script's own setting back after it
@@ -247,7 +247,7 @@ class ScriptRunner:
             failure = failures.copy_failure(m.script, m.copying, error, consequence)
         else:
             rollback(self.connection)
-            failure = failures.sqlstate_failure(m.script, m.text, error, m.start, consequence,
+            failure = failures.sqlstate_failure(m.script, m.text, error, m.offset, consequence,
                                                 m.head_length)
         self._record_failure(m, str(failure), number - 1)
         raise failure

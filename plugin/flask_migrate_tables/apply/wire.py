@@ -57,6 +57,11 @@ def pieces(data):
     yield start, size
 
 
+def codec(connection):
+    """The Python codec of the connection's client encoding (what psycopg2 encodes text with)."""
+    return psycopg2.extensions.encodings[connection.encoding]
+
+
 def rollback(connection):
     """End the transaction in progress, if any (nothing on a closed connection)."""
     if connection.closed:
@@ -89,7 +94,7 @@ class Frame:
                                + sql.SQL("; COMMIT; BEGIN;\n")).as_string(self.connection)
         return cursor.mogrify(self._start_sql, [pg_duration(policy.lock_timeout),
                                                 pg_duration(policy.statement_timeout)] + values
-                              ).decode(psycopg2.extensions.encodings[self.connection.encoding])
+                              ).decode(codec(self.connection))
 
     def end(self, version, steps_done):
         """The statements that end a transactional script: the session put back, "applied", COMMIT."""
@@ -116,13 +121,9 @@ class Message:
         self.head = None          # statements due before the script's next message (see send)
         self.head_length = 0      # their length in the message being sent (0 when none)
         self.row_pending = False  # the running row of a transactional script is not made yet
-        self.start = 0            # where in the text the message being sent starts
+        self.offset = 0           # where in the text the message being sent starts
         self.sent = 0             # where in a large script's bytes the piece being sent starts
         self.copying = None       # the COPY being loaded
-
-    @property
-    def codec(self):
-        return psycopg2.extensions.encodings[self.connection.encoding]
 
     def release(self):
         """Let the text go with the caller's last reference; what is known stays."""
@@ -165,7 +166,7 @@ class Message:
     def send_in_pieces(self):
         """Send a large script's bytes (see pieces); a syntax error sends them again whole."""
         data, cursor = self.text, self.cursor
-        cuts = list(pieces(data)) if self.codec == "utf_8" else [(0, len(data))]
+        cuts = list(pieces(data)) if codec(self.connection) == "utf_8" else [(0, len(data))]
         try:
             for start, end in cuts:
                 self.sent = start
@@ -184,17 +185,17 @@ class Message:
     def send_range(self, start, end):
         """Send text[start:end], the COPYs inside it through copy_expert with their rows.
 
-        `start` (the attribute) says where the piece being sent starts, for the line of an error.
+        `offset` says where the piece being sent starts, for the line of an error.
         """
         text, position = self.text, start
         for copy in self.copies:
             if not start <= copy.start < end:
                 continue
-            self.start = position
+            self.offset = position
             self.send(text[position:copy.start])
             self._copy(copy)
             position = copy.end
-        self.start = position
+        self.offset = position
         self.send(text if (position, end) == (0, len(text)) else text[position:end])
 
     def has_copy(self, step):
@@ -214,5 +215,6 @@ class Message:
     def failed_text(self):
         """(text, offset) for the line of an error: the script's text and where the failed part starts."""
         if isinstance(self.text, bytes):  # read back
-            return self.text.decode(self.codec), len(self.text[:self.sent].decode(self.codec))
-        return self.text, self.start
+            name = codec(self.connection)
+            return self.text.decode(name), len(self.text[:self.sent].decode(name))
+        return self.text, self.offset
