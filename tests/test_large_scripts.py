@@ -1,4 +1,4 @@
-"""A large script that runs whole goes to the server in pieces (runner._pieces).
+"""A large script that runs whole goes to the server in pieces (wire.pieces).
 
 The runner is used in-process with tiny sizes, so that every cut rule is hit
 by a few lines of SQL. At the end, through manage.py: a large script that runs
@@ -6,12 +6,13 @@ whole is sent as the bytes on disk, never decoded whole (migrator._plain_large).
 """
 import pytest
 
-from flask_migrate_tables.apply import runner
+from flask_migrate_tables.apply import runner, wire
 from flask_migrate_tables.errors import ScriptFailed
 from flask_migrate_tables.books.history import History
 from flask_migrate_tables.pg.lock import MigrationLock
 from flask_migrate_tables.pg.lockwait import policy
-from flask_migrate_tables.apply.runner import ScriptRunner, _pieces
+from flask_migrate_tables.apply.runner import ScriptRunner
+from flask_migrate_tables.apply.wire import pieces
 from flask_migrate_tables.pg.session import Session, read_start
 from flask_migrate_tables.source.files import Script, checksum
 from flask_migrate_tables.source.statements import plan_script
@@ -23,15 +24,15 @@ WHO = ("tester", "localhost", 1)
 @pytest.fixture
 def small_pieces(monkeypatch):
     monkeypatch.setattr(runner, "LARGE_SCRIPT", 10)
-    monkeypatch.setattr(runner, "PIECE", 40)
+    monkeypatch.setattr(wire, "PIECE", 40)
     sent = []
-    execute = runner._execute
+    execute = wire.execute
 
     def spy(cursor, query):
         if isinstance(query, bytes):  # the script's pieces (the runner's own statements are text)
             sent.append(query)
         return execute(cursor, query)
-    monkeypatch.setattr(runner, "_execute", spy)
+    monkeypatch.setattr(wire, "execute", spy)
     return sent
 
 
@@ -53,12 +54,12 @@ def apply(database, text, tmp_path):
 
 
 def test_pieces_end_after_a_semicolon_that_ends_a_line(monkeypatch):
-    monkeypatch.setattr(runner, "PIECE", 10)
+    monkeypatch.setattr(wire, "PIECE", 10)
     data = b"SELECT 1;\nSELECT 22222222;\nSELECT 3 -- not here;\nSELECT 4;\nSELECT 5;"
-    pieces = [data[start:end] for start, end in _pieces(data)]
-    assert b"".join(pieces) == data
-    assert pieces == [b"SELECT 1;\nSELECT 22222222;\n",
-                      b"SELECT 3 -- not here;\nSELECT 4;\n", b"SELECT 5;"]
+    parts = [data[start:end] for start, end in pieces(data)]
+    assert b"".join(parts) == data
+    assert parts == [b"SELECT 1;\nSELECT 22222222;\n",
+                     b"SELECT 3 -- not here;\nSELECT 4;\n", b"SELECT 5;"]
 
 
 def test_a_large_script_in_pieces_does_what_it_says(database, tmp_path, small_pieces):
