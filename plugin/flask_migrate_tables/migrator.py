@@ -120,16 +120,8 @@ class Migrator:
         return history, state, assessment
 
     def target(self, to, current=None):
-        if to is None:
-            return self.code_version
-        _check_version("--to", to)
-        if to > self.code_version:
-            raise UsageError("--to %d is above the version this code needs (__db_version__ = %d)"
-                             % (to, self.code_version))
-        if current is not None and to < current:
-            raise UsageError("--to %d is below the database's version %d; migrations only go forward"
-                             % (to, current))
-        return to
+        """The version a run goes to: --to N, checked against the code and the database."""
+        return reconcile.target(self.code_version, to, current)
 
     def migrate(self, to=None, confirm=None, lock_timeout=DEFAULT_LOCK_TIMEOUT, allow_changed=False,
                 retry=None, mark_applied=None, listener=None, policy=None, backup=None):
@@ -141,8 +133,8 @@ class Migrator:
         pg_dump made under the lock before anything changes, when a script is to run.
         """
         listener, policy = listener or Listener(), policy or lockwait.policy()
-        _check_version("--retry", retry)
-        _check_version("--mark-applied", mark_applied)
+        reconcile.check_version("--retry", retry)
+        reconcile.check_version("--mark-applied", mark_applied)
         discovery = self._discover(listener)
         request = _Request(to, self.target(to), allow_changed, retry, mark_applied, backup, listener,
                            policy)
@@ -309,8 +301,3 @@ class Migrator:
 
 def _disk_checksum(script):
     return checksum(read_script(script.path))
-
-
-def _check_version(option, value):
-    if value is not None and value < 1:
-        raise UsageError("%s %d: versions start at 1" % (option, value))

@@ -89,3 +89,22 @@ def still_ahead(assessment, version, listener):
                         "same way if it is in the database" % assessment.stored)
         return True
     return False
+
+
+def check_version(option, value):
+    if value is not None and value < 1:
+        raise UsageError("%s %d: versions start at 1" % (option, value))
+
+
+def target(code_version, to, current=None):
+    """--to N as a run's target: at least 1, at most the code's version, not below `current`."""
+    if to is None:
+        return code_version
+    check_version("--to", to)
+    if to > code_version:
+        raise UsageError("--to %d is above the version this code needs (__db_version__ = %d)"
+                         % (to, code_version))
+    if current is not None and to < current:
+        raise UsageError("--to %d is below the database's version %d; migrations only go forward"
+                         % (to, current))
+    return to
