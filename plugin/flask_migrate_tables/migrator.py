@@ -33,7 +33,7 @@ from .pg import lockwait
 from .pg import run as runs
 from .pg.lock import DEFAULT_LOCK_TIMEOUT, MigrationLock, describe_holder, lock_key
 from .pg.privileges import check_privileges
-from .settings import AppSettings, migration_url
+from .settings import AppSettings
 from .source.files import check_sequence, checksum, discover, read_script
 from .source.preflight import preflight
 from .source.statements import plan_script
@@ -85,15 +85,6 @@ class Migrator:
     @property
     def url(self):
         return self.settings.url
-
-    @property
-    def direct_url(self):
-        """MIGRATION_DATABASE_URL (app config or environment): the scripts' own connection, or None."""
-        return self.settings.direct_url
-
-    @property
-    def migration_url(self):
-        return migration_url(self.settings)
 
     def describe_database(self):
         return conn.masked(self.url)

@@ -7,6 +7,7 @@ modules are imported inside the functions: only these commands need them.
 """
 import os
 import sys
+from functools import partial
 
 from ..errors import EXIT_INTERRUPTED, EXIT_OK, CheckFailed
 from ..paths import shown_path
@@ -25,14 +26,23 @@ def interrupted():
     return EXIT_INTERRUPTED
 
 
-def make_migration_command(migrator, message=None, scratch_url=None):
-    from ..authoring.build import make_migration, version_line  # the authoring extra, only here
+def on_scratch(scratch_url, work):
+    """`work(scratch, progress)` on scratch databases, which are always removed: (its result,
+    None), or (None, the exit status) when Ctrl-C stopped it."""
     from ..authoring.scratch import Scratch
     try:
         with Scratch(scratch_url) as scratch:
-            draft = make_migration(migrator, scratch, message, Printed())
+            return work(scratch, Printed()), None
     except KeyboardInterrupt:
-        return interrupted()
+        return None, interrupted()
+
+
+def make_migration_command(migrator, message=None, scratch_url=None):
+    from ..authoring.build import make_migration, version_line  # the authoring extra, only here
+    draft, stopped = on_scratch(scratch_url, lambda scratch, progress: make_migration(
+        migrator, scratch, message, progress))
+    if stopped is not None:
+        return stopped
     current = draft.version - 1
     if draft.path is None and draft.problems:
         print("The models differ from what the migrations up to version %d give, in ways "
@@ -75,15 +85,11 @@ def make_migration_command(migrator, message=None, scratch_url=None):
     return EXIT_OK
 
 
-
 def check_migrations_command(migrator, scratch_url=None):
     from ..authoring.build import compare
-    from ..authoring.scratch import Scratch
-    try:
-        with Scratch(scratch_url) as scratch:
-            comparison = compare(migrator, scratch, Printed())
-    except KeyboardInterrupt:
-        return interrupted()
+    comparison, stopped = on_scratch(scratch_url, partial(compare, migrator))
+    if stopped is not None:
+        return stopped
     if not comparison.sql and not comparison.missed:
         print("OK: the migrations up to version %d give exactly the models' schema"
               % comparison.version)
@@ -106,7 +112,6 @@ def check_migrations_command(migrator, scratch_url=None):
                       "script with `python manage.py make_migration`")
 
 
-
 def diff_schema_command(source, target):
     from ..authoring.generate import generate
     from ..authoring.snapshot import compare, describe, failures
@@ -125,17 +130,12 @@ def diff_schema_command(source, target):
     raise CheckFailed("the schemas differ in ways diff_schema cannot write (listed above)")
 
 
-
-
 def check_drift_command(migrator, scratch_url=None):
     from ..authoring.drift import drift
     from .report import format_drift
-    from ..authoring.scratch import Scratch
-    try:
-        with Scratch(scratch_url) as scratch:
-            found = drift(migrator, scratch, Printed())
-    except KeyboardInterrupt:
-        return interrupted()
+    found, stopped = on_scratch(scratch_url, partial(drift, migrator))
+    if stopped is not None:
+        return stopped
     for line in format_drift(found._asdict()):
         print(line)
     if found.differences:
