@@ -254,7 +254,9 @@ def test_manage_py_migrates_a_new_database(stack, stack_venvs, database, tmp_pat
 
     dry = app.manage("migrate_tables", "--dry-run")
     assert dry.returncode == 0, dry.stdout + dry.stderr
-    assert "v1.sql" in dry.stdout and "v2.sql" in dry.stdout, dry.stdout
+    assert "v1.sql -> version 1 (transaction)" in dry.stdout, dry.stdout
+    assert "v2.sql -> version 2 (transaction)" in dry.stdout, dry.stdout
+    assert "Do you want to continue" not in dry.stdout
     assert database.tables() == set(), "a dry run changed the database"
 
     migrated = app.manage("migrate_tables", "--yes")
@@ -282,11 +284,14 @@ def test_manage_py_answers_the_prompt_from_stdin(stack, stack_venvs, database, t
     app = App(tmp_path / "app", stack_venvs(stack), database, stack.driver)
 
     declined = app.manage("migrate_tables", input="n\n")
-    assert declined.returncode != 0 or "Upgrading" not in declined.stdout, declined.stdout
-    assert database.version() is None
+    assert declined.returncode == 1, declined.stdout + declined.stderr
+    assert "Do you want to continue?" in declined.stdout
+    assert declined.stderr.strip() == "error: declined; the database was not changed"
+    assert database.tables() == set()
 
     accepted = app.manage("migrate_tables", input="y\n")
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert "Do you want to continue?" in accepted.stdout
     assert_migrated(database)
 
 
