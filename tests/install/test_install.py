@@ -210,12 +210,15 @@ class App:
                    env=self.venv.env(self.url, FLASK_APP=flask_app, **env))
 
 
+def flask_version(venv):
+    return tuple(int(part) for part in freeze(venv.pip)["flask"].split(".")[:2])
+
+
 def flask_app_name(venv):
     """FLASK_APP for this venv's Flask: the package (its factory) from Flask 1.0 on, else an
     app instance's file (Flask 0.12 cannot call a factory, and its `flask` script imports a
     module name only from sys.path, which does not hold the current folder)."""
-    version = freeze(venv.pip)["flask"]
-    return "shop" if int(version.split(".")[0]) >= 1 else os.path.join("shop", "wsgi.py")
+    return "shop" if flask_version(venv) >= (1,) else os.path.join("shop", "wsgi.py")
 
 
 def assert_migrated(database):
@@ -345,6 +348,12 @@ def test_the_flask_command(stack, stack_venvs, database, tmp_path):
     assert "Applied version: 2" in status.stdout
     assert "Code version:    2 (__db_version__)" in status.stdout
     assert "Pending:         none" in status.stdout
+
+    if flask_version(venv) >= (2, 2):  # `flask --app`, without FLASK_APP
+        with_option = run(["flask", "--app", "shop", "migrate-status", "--json"], cwd=app.root,
+                          env=venv.env(app.url))
+        assert with_option.returncode == 0, with_option.stdout + with_option.stderr
+        assert json.loads(with_option.stdout)["current_version"] == 2
 
 
 @each_stack("oldest", "legacy", "modern-psycopg2")
