@@ -395,32 +395,43 @@ def python_requires():
     raise AssertionError("plugin/setup.py names no python_requires")
 
 
+def pyenv_root():
+    """`pyenv root`, or PYENV_ROOT (or ~/.pyenv) where the pyenv command is not on PATH."""
+    try:
+        return subprocess.run(["pyenv", "root"], stdout=subprocess.PIPE, universal_newlines=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+
+
 def pyenv_pythons():
-    """minor (3, X) -> the newest pyenv CPython 3.X.Y's interpreter."""
-    root = subprocess.run(["pyenv", "root"], stdout=subprocess.PIPE, universal_newlines=True,
-                          check=True).stdout.strip()
+    """minor X -> (the newest pyenv CPython 3.X.Y's version, its interpreter)."""
+    folder = os.path.join(pyenv_root(), "versions")
     found = {}
-    for name in sorted(os.listdir(os.path.join(root, "versions"))):
+    for name in os.listdir(folder) if os.path.isdir(folder) else ():
         match = re.match(r"^3\.(\d+)\.(\d+)$", name)
-        python = os.path.join(root, "versions", name, "bin", "python")
+        python = os.path.join(folder, name, "bin", "python")
         if match and os.access(python, os.X_OK):
-            found[(3, int(match.group(1)))] = (name, python)
-    return found
+            minor, patch = int(match.group(1)), int(match.group(2))
+            if minor not in found or patch > found[minor][0]:
+                found[minor] = (patch, name, python)
+    return {minor: (name, python) for minor, (_, name, python) in found.items()}
 
 
 PYTHONS = pyenv_pythons()
 SPEC = python_requires()
-# Every 3.X the plugin claims, up to the newest interpreter pyenv has (a claimed minor
-# without one fails below). Newer minors than pyenv's are not tried here.
-CLAIMED = [minor for minor in range(0, max(m for _, m in PYTHONS) + 1)
-           if SPEC.contains(PYTHONS.get((3, minor), ("3.%d.0" % minor,))[0])]
+# Every 3.X the plugin claims, up to the newest interpreter pyenv has or 3.13 (a claimed minor
+# without an interpreter fails below). Newer minors than that are not tried here.
+NEWEST = max(list(PYTHONS) + [13])
+CLAIMED = [minor for minor in range(0, NEWEST + 1)
+           if SPEC.contains(PYTHONS.get(minor, ("3.%d.0" % minor,))[0])]
 
 
 @pytest.mark.parametrize("minor", [pytest.param(m, id="3.%d" % m) for m in CLAIMED])
 def test_every_python_the_plugin_claims(minor, wheel, database, tmp_path):
-    assert (3, minor) in PYTHONS, (
-        "setup.py claims Python 3.%d (%s) but pyenv has no 3.%d" % (minor, SPEC, minor))
-    name, python = PYTHONS[(3, minor)]
+    assert minor in PYTHONS, "setup.py claims Python 3.%d (%s) but pyenv (%s) has no 3.%d" % (
+        minor, SPEC, pyenv_root(), minor)
+    name, python = PYTHONS[minor]
     # The modern stack, or the legacy one where the modern one has no release for this Python
     # (SQLAlchemy 2.1 needs 3.11): the app's stack, not the plugin, decides that.
     stack = Stack("modern-psycopg2", "script-ng", "psycopg2")
