@@ -477,6 +477,16 @@ def readme_install_command():
     return command
 
 
+def test_the_shop_apps_manage_py_is_the_readmes_with_its_own_package():
+    with open(os.path.join(REPO_ROOT, "README.md")) as handle:
+        section = handle.read().split("## Add it to your app", 1)[1]
+    block = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+    with open(os.path.join(APP, "manage.py")) as handle:
+        manage_py = handle.read()
+
+    assert manage_py == block.replace("from notes import", "from shop import")
+
+
 @pytest.mark.xdist_group("legacy")
 def test_the_readmes_install_command_from_the_repository(tmp_path, tmp_path_factory, server_url):
     command = readme_install_command()
