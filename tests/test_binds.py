@@ -47,7 +47,8 @@ def bound(sample_app, server_url):
     init.write_text(text.replace(anchor, anchor + BINDS_CONFIG))
     manage_py = sample_app.root / "manage.py"
     manage_py.write_text(manage_py.read_text()
-                         .replace("__db_version__, create_app", "__bind_versions__, __db_version__, create_app")
+                         .replace("__db_version__, create_app",
+                                  "__bind_versions__, __db_version__, create_app")
                          .replace("Migrator(db, Version, __db_version__)",
                                   "Migrator(db, Version, __db_version__, binds=__bind_versions__)"))
     with fresh_databases(server_url, 2, prefix="bind") as (analytics, audit):
@@ -168,3 +169,13 @@ def test_a_bind_on_the_default_database_is_refused(bound):
     assert result.returncode == 2
     assert "the default database and bind analytics are one database" in result.stderr
     assert bound.database.version() is None
+
+
+def test_lint_migrations_lints_the_binds_own_scripts_against_its_database(bound):
+    pending = succeeded(bound.manage("lint_migrations", "--bind", "analytics"))
+    assert "Linting 2 pending scripts (the database is at version 0): v1.sql, v2_add_kind.sql" \
+        in pending.stdout
+
+    succeeded(bound.manage("migrate_tables", "--yes", "--bind", "audit"))
+    done = succeeded(bound.manage("lint_migrations", "--bind", "audit"))
+    assert done.stdout.startswith("Nothing to lint: the database is at version 1 and runs no script")
