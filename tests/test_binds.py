@@ -179,3 +179,17 @@ def test_lint_migrations_lints_the_binds_own_scripts_against_its_database(bound)
     succeeded(bound.manage("migrate_tables", "--yes", "--bind", "audit"))
     done = succeeded(bound.manage("lint_migrations", "--bind", "audit"))
     assert done.stdout.startswith("Nothing to lint: the database is at version 1 and runs no script")
+
+
+def test_drift_of_a_bind_builds_that_binds_own_scripts(bound, server_url):
+    succeeded(bound.manage("migrate_tables", "--yes", "--all-binds"))
+
+    status = succeeded(bound.manage("migrate_status", "--bind", "analytics", "--drift", "--check",
+                                    "--scratch-url", server_url))
+    assert "Drift:           none (the schema is what the scripts up to version 2 give)" in status.stdout
+
+    bound.analytics.execute("ALTER TABLE events ADD COLUMN extra int")
+    drifted = bound.manage("migrate_status", "--bind", "analytics", "--drift", "--check",
+                           "--scratch-url", server_url)
+    assert drifted.returncode == 1
+    assert "extra" in drifted.stdout and "Drift:           1 difference" in drifted.stdout
