@@ -2,10 +2,11 @@
 
 Independent of any app: give it an app's `db`, `Version` model and
 `__db_version__`, then register the commands (README, "Add it to your app").
-This file holds the public names (Migrator); the module map, by concern:
+This file holds the public names (Migrator, Bind); the module map, by concern:
 
     migrator.py    the facade: migrate / plan / baseline / status / backup_preview as named steps
     settings.py    where a Migrator's inputs come from: the Flask app (AppSettings) or given (UrlSettings)
+    binds.py       SQLALCHEMY_BINDS: a bind's declaration (Bind), its inputs (BindSettings), which run
     events.py      the Listener interface the console implements (a leaf)
     errors.py      the error tree and exit statuses
     redact.py      passwords masked in URLs and messages (a leaf)
@@ -67,6 +68,7 @@ This file holds the public names (Migrator); the module map, by concern:
         options.py     each command's options, declared once as data
         actions.py     one function per command
         authoring.py   the bodies of the authoring commands and migrate_status
+        binds.py       --bind NAME and --all-binds: a command on each chosen database in turn
         report.py      what the commands print: progress, status, dry run
         exits.py       an error becomes one line and an exit status; Ctrl-C and SIGTERM; the prompt
     commands.py    the Flask-Script (2.0.6 or -NG) adapter built from console/
@@ -74,8 +76,9 @@ This file holds the public names (Migrator); the module map, by concern:
 """
 import logging
 
+from .binds import Bind
 from .migrator import Migrator
 
 logging.getLogger("flask_migrate_tables").addHandler(logging.NullHandler())
 
-__all__ = ["Migrator"]
+__all__ = ["Bind", "Migrator"]

@@ -51,14 +51,16 @@ _Books = namedtuple("_Books", "history state assessment pending")
 
 class Migrator:
     def __init__(self, db, version_model, code_version, sql_dir=None, history_table="version_history",
-                 settings=None, app=None):
+                 settings=None, app=None, binds=None):
         """`sql_dir` defaults to the app's SQL_DIR setting, else `sql/` beside the app's package,
         read when a command runs; `settings` (settings.UrlSettings) replaces the app as the source
-        of URLs, folder and session; `app` registers the flask CLI commands (init_app)."""
+        of URLs, folder and session; `app` registers the flask CLI commands (init_app);
+        `binds`: {bind name: its target version, or a binds.Bind} (docs/binds.md)."""
         self.db = db
         self.version_model = version_model
         self.code_version = code_version
         self.history_table = history_table
+        self.binds = dict(binds or {})
         self.settings = settings or AppSettings(db, sql_dir)
         if app is not None:
             self.init_app(app)
@@ -74,7 +76,7 @@ class Migrator:
 
     @property
     def migration_dir(self):
-        return os.path.join(self.sql_dir, "migration")
+        return getattr(self.settings, "migration_dir", None) or os.path.join(self.sql_dir, "migration")
 
     def scripts(self):
         """The scripts on disk, checked to form a sequence up to the code's version."""

@@ -72,6 +72,8 @@ def migrator_on(migrator, url, code_version=None, sql_dir=None):
     disposed of when the block ends.
     """
     settings = UrlSettings(url, sql_dir or migrator.sql_dir, engine_options=_engine_options())
+    if sql_dir is None:  # the scripts of `migrator`'s own folder (a bind's: binds.py)
+        settings.migration_dir = migrator.migration_dir
     version = migrator.code_version if code_version is None else code_version
     try:
         yield Migrator(migrator.db, migrator.version_model, version,

@@ -10,12 +10,15 @@ import sys
 from ..errors import EXIT_OK
 from ..pg.lockwait import policy
 from . import authoring
+from . import binds as bound
 from .report import Reporter, confirmation, pending_lint
 
 
 def migrate_tables(migrator, options, ask, rerun):
     """`ask`: the layer's prompt (exits.asker); `rerun()`: the command as the operator ran it,
     with --backup added, for the prompt's hint."""
+    if bound.chosen(options):  # --bind NAME, --all-binds: each database in turn
+        return bound.each(migrator, options, lambda target, one: migrate_tables(target, one, ask, rerun))
     reporter = Reporter(sys.stdout, options.backup)
     waits = policy(options.ddl_lock_timeout, options.ddl_retries, options.statement_timeout)
     if options.dry_run:
@@ -45,12 +48,16 @@ def _dry_run(migrator, options, reporter):
 
 
 def migrate_status(migrator, options):
+    if bound.chosen(options):  # --bind NAME, --all-binds
+        return bound.status(migrator, options)
     return authoring.status_command(migrator, options.show_all, options.as_json, options.check,
                                     options.drift, options.scratch_url)
 
 
 def lint_migrations(migrator, options):
     from ..lint import lint_command  # lazily: squawk and its helpers only for this command
+    if bound.chosen(options):  # --bind NAME: that bind's scripts and database
+        return bound.each(migrator, options, lambda target, one: lint_migrations(target, one))
     return lint_command(migrator, options.versions, options.lint_all, options.as_json,
                         options.small_table_rows)
 

@@ -148,11 +148,17 @@ def check_drift_command(migrator, scratch_url=None):
 def status_command(migrator, show_all=False, as_json=False, check=False, drift=False,
                    scratch_url=None):
     from .report import show_status
+    status, stopped = read_status(migrator, show_all, as_json, drift, scratch_url)
+    return stopped if stopped is not None else show_status(status, as_json, check)
+
+
+def read_status(migrator, show_all=False, as_json=False, drift=False, scratch_url=None):
+    """migrate_status's dict, with --drift's entry: (it, None), or (None, the exit status) on Ctrl-C."""
     status = migrator.status(history_limit=None if show_all else 10)
     if drift:
         from ..authoring.drift import with_drift
         try:
             with_drift(status, migrator, scratch_url, None if as_json else Printed())
         except KeyboardInterrupt:
-            return interrupted()
-    return show_status(status, as_json, check)
+            return None, interrupted()
+    return status, None

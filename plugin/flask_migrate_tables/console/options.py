@@ -48,6 +48,11 @@ def click_help(option):
     return "%s (0: %s)" % (option.help, option.zero) if option.zero else option.help
 
 
+BIND = opt("--bind", metavar="NAME", help="work on this bind of SQLALCHEMY_BINDS (its own scripts, "
+                                           "target and database) instead of the default database")
+ALL_BINDS = opt("--all-binds", flag=True, help="the default database first, then every bind that "
+                                               "has scripts, by name")
+
 SCRATCH_URL = opt("--scratch-url", metavar="URL",
                   help="make the scratch databases on this PostgreSQL server (a URL of a database "
                        "there, e.g. postgresql://user@host/postgres; default: a scratch "
@@ -76,6 +81,8 @@ MIGRATE_TABLES = Spec("migrate_tables", "Migrate the database to the schema vers
     opt("--backup", optional_value=True, metavar="PATH",
         help="before the first script, pg_dump -Fc the database to PATH (a file, or a folder; "
              "default instance/backups/<db>-v<version>-<UTC time>.dump); owner-only"),
+    BIND,
+    ALL_BINDS,
 ))
 
 MIGRATE_STATUS = Spec("migrate_status", "Show the database's migration state; change nothing.", (
@@ -86,6 +93,8 @@ MIGRATE_STATUS = Spec("migrate_status", "Show the database's migration state; ch
     opt("--drift", flag=True, help="also compare the live schema with what the applied scripts give "
                                    "(builds them on a scratch database; needs the authoring extra)"),
     SCRATCH_URL,
+    BIND,
+    ALL_BINDS,
 ))
 
 LINT_MIGRATIONS = Spec("lint_migrations", "Lint the scripts the database has not run (or versions "
@@ -96,6 +105,7 @@ LINT_MIGRATIONS = Spec("lint_migrations", "Lint the scripts the database has not
     opt("--json", dest="as_json", flag=True, help="print the findings as JSON"),
     opt("--small-table-rows", type=int, metavar="ROWS",
         help="a locking finding on a table with fewer rows is a note (default 10000)"),
+    BIND,
 ))
 
 MAKE_MIGRATION = Spec("make_migration", "Write the next sql/migration/vN.sql from the models (needs "

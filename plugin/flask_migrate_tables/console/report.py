@@ -304,8 +304,11 @@ def format_status(status):
         "Stored version:  %s" % ("none (no version table)" if status["stored_version"] is None
                                  else status["stored_version"]),
         "Applied version: %d" % status["current_version"],
-        "Code version:    %d (__db_version__)" % status["code_version"],
+        "Code version:    %d (%s)" % (status["code_version"], "binds[%r]" % status["bind"]
+                                      if status.get("bind") else "__db_version__"),
     ]
+    if "bind" in status:  # --bind, --all-binds
+        lines.insert(0, "Bind:            %s" % (status["bind"] or "none (the default database)"))
     if status["migration_running"]:
         lines.append("Running now:     %s" % status["migration_running"])
     if status["pending"]:
