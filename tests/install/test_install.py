@@ -376,6 +376,26 @@ def test_authoring_on_the_test_server(stack, stack_venvs, database, server_url, 
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "OK: the migrations up to version 2 give exactly the models' schema" in checked.stdout
 
+    # The models change: make_migration writes v3 from them, checked on the scratch server.
+    models = os.path.join(app.root, "shop", "__init__.py")
+    with open(models) as handle:
+        source = handle.read()
+    with open(models, "w") as handle:
+        handle.write(source.replace(
+            "    price_cents = db.Column(db.Integer, nullable=False)\n",
+            "    price_cents = db.Column(db.Integer, nullable=False)\n"
+            "    note = db.Column(db.Text)\n"))
+    made = app.manage("make_migration", "-m", "product note", "--scratch-url", server_url)
+    assert made.returncode == 0, made.stdout + made.stderr
+    written = os.path.join(app.root, "sql", "migration", "v3_product_note.sql")
+    assert "Wrote sql/migration/v3_product_note.sql" in made.stdout, made.stdout
+    with open(written) as handle:
+        assert 'ALTER TABLE "public"."products" ADD COLUMN "note" text;' in handle.read()
+    assert "    __db_version__ = 3" in made.stdout
+    os.remove(written)
+    with open(models, "w") as handle:
+        handle.write(source)
+
     assert app.manage("migrate_tables", "--yes").returncode == 0
     drift = app.manage("migrate_status", "--drift", "--scratch-url", server_url)
     assert drift.returncode == 0, drift.stdout + drift.stderr
@@ -528,3 +548,34 @@ def test_the_readmes_install_command_from_the_repository(tmp_path, tmp_path_fact
         status = run([venv.python, "manage.py", "migrate_status", "--check"], cwd=str(root), env=env)
         assert status.returncode == 0, status.stdout + status.stderr
         assert "Pending:         none" in status.stdout
+
+
+@each_stack("legacy", "modern-psycopg3")
+def test_a_url_whose_driver_is_not_installed_is_one_line(stack, stack_venvs, database, tmp_path):
+    """The app's URL names a driver the app does not have (pg8000): Flask-SQLAlchemy 3 fails in
+    the app factory, 2 on the command's first use of the engine; one line either way."""
+    app = App(tmp_path / "app", stack_venvs(stack), database, stack.driver)
+    app.url = "postgresql+pg8000://" + database.url[len("postgresql+psycopg2://"):]
+
+    result = app.manage("migrate_status")
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr == ("error: the database URL needs the driver pg8000, which is not "
+                             "installed: pip install pg8000, or name the installed one "
+                             "in the URL (postgresql+psycopg2://...)\n"), result.stderr
+    assert database.tables() == set()
+
+
+@each_stack("legacy")
+def test_a_missing_scripts_folder_is_one_line(stack, stack_venvs, database, tmp_path):
+    """No SQL_DIR, no sql_dir=: the default folder, sql/ beside the app package, is missing."""
+    app = App(tmp_path / "app", stack_venvs(stack), database, stack.driver)
+    shutil.rmtree(os.path.join(app.root, "sql"))
+
+    result = app.manage("migrate_tables", "--yes")
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr == ("error: migration directory %s does not exist; set SQL_DIR to the "
+                             "folder that holds migration/vN.sql\n"
+                             % os.path.join(app.root, "sql", "migration")), result.stderr
+    assert database.tables() == set()
