@@ -14,6 +14,7 @@ from flask import current_app
 
 from .errors import ConfigurationError, UsageError
 from .pg import connection as conn
+from .settings import OwnSession
 
 Bind = namedtuple("Bind", "version migration_dir version_model", defaults=(None, None))
 Bind.__doc__ = """A bind's declaration: its target version; its scripts folder (default
@@ -39,9 +40,10 @@ def bind_engine(db, name):
         raise ConfigurationError("bind %s: %s" % (name, conn.unusable_url(error)))
 
 
-class BindSettings:
+class BindSettings(OwnSession):
     """A bind's inputs (settings.AppSettings' interface): its engine and URL, a session of its own
-    on that engine for the Version row, its scripts folder; the rest from the app's settings.
+    on that engine for the Version row (the Version row's reads and commits go to the bind's
+    database), its scripts folder; the rest from the app's settings.
 
     MIGRATION_DATABASE_URL names the default database's direct connection only: none for a bind.
     """
@@ -51,7 +53,6 @@ class BindSettings:
     def __init__(self, db, name, app_settings, migration_dir=None):
         self.db, self.name, self.app_settings = db, name, app_settings
         self._migration_dir = migration_dir
-        self._session = None
 
     @property
     def sql_dir(self):
@@ -73,18 +74,8 @@ class BindSettings:
     def url(self):
         return self.engine.url
 
-    @property
-    def session(self):
-        """The bind's own session: the Version row's reads and commits go to the bind's database."""
-        if self._session is None:
-            from sqlalchemy.orm import Session
-            self._session = Session(bind=self.engine)
-        return self._session
-
     def close(self):
-        if self._session is not None:
-            self._session.close()
-        self._session = None
+        self.close_session()
 
 
 def configured():

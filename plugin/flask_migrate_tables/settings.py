@@ -61,7 +61,25 @@ class AppSettings:
         pass
 
 
-class UrlSettings:
+class OwnSession:
+    """A session of these settings' own on `self.engine`, made on first use: the Version row's."""
+
+    _session = None
+
+    @property
+    def session(self):
+        if self._session is None:
+            from sqlalchemy.orm import Session
+            self._session = Session(bind=self.engine)
+        return self._session
+
+    def close_session(self):
+        if self._session is not None:
+            self._session.close()
+        self._session = None
+
+
+class UrlSettings(OwnSession):
     """Given values, no Flask app: one database URL (scripts and Version row), a scripts folder.
 
     Its own engine and session, made on first use; `close()` disposes of them.
@@ -75,7 +93,7 @@ class UrlSettings:
         self.sql_dir = sql_dir
         self.instance_path = instance_path
         self.engine_options = engine_options or {}
-        self._engine = self._session = None
+        self._engine = None
 
     @property
     def engine(self):
@@ -84,19 +102,11 @@ class UrlSettings:
             self._engine = create_engine(self.url, **self.engine_options)
         return self._engine
 
-    @property
-    def session(self):
-        if self._session is None:
-            from sqlalchemy.orm import Session
-            self._session = Session(bind=self.engine)
-        return self._session
-
     def close(self):
-        if self._session is not None:
-            self._session.close()
+        self.close_session()
         if self._engine is not None:
             self._engine.dispose()
-        self._engine = self._session = None
+        self._engine = None
 
 
 def default_sql_dir(app):
