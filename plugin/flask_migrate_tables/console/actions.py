@@ -18,6 +18,9 @@ def migrate_tables(migrator, options, ask, rerun):
     with --backup added, for the prompt's hint."""
     reporter = Reporter(sys.stdout, options.backup)
     waits = policy(options.ddl_lock_timeout, options.ddl_retries, options.statement_timeout)
+    if options.databases is not None:  # a fleet (fleet/): the app's own database is not touched
+        from ..fleet.run import migrate_fleet
+        return migrate_fleet(migrator, options, ask, waits)
     if options.dry_run:
         return _dry_run(migrator, options, reporter)
     confirm = None if options.yes else confirmation(migrator, options.baseline, ask, options.backup,
@@ -45,6 +48,9 @@ def _dry_run(migrator, options, reporter):
 
 
 def migrate_status(migrator, options):
+    if options.databases is not None:
+        from ..fleet.status import fleet_status
+        return fleet_status(migrator, options)
     return authoring.status_command(migrator, options.show_all, options.as_json, options.check,
                                     options.drift, options.scratch_url)
 

