@@ -8,6 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import EXIT_FAILED, EXIT_OK, MigrationError
 from ..console.report import listed
+from .each import Failure, error_text, fleet_migrator
 from .report import DatabaseListener
 
 
@@ -17,7 +18,6 @@ def _state(version):
 
 def behind(fleet, known):
     """(the databases not at the target by version, the unreadable, the scripts to run)."""
-    from .run import Failure
     by_version = Counter(found.version for found in known.values()
                          if not isinstance(found, Failure) and not found.done)
     failed = sum(1 for found in known.values() if isinstance(found, Failure))
@@ -47,7 +47,6 @@ def fleet_prompt(fleet, ask):
 
 def dry_run(fleet):
     """Each database: at the target, or what would run on it; nothing changed. The exit status."""
-    from .run import Failure, error_text, fleet_migrator
     known = fleet.read_all()
     would, failed = 0, 0
     for target in fleet.targets:

@@ -9,49 +9,17 @@ are skipped by the probe, an interrupted one is put right by the history as for 
 """
 import threading
 import time
-from collections import namedtuple
 
 import psycopg2
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..errors import EXIT_FAILED, EXIT_OK, Declined, MigrationError, UsageError, database_failure
-from .probe import Probe, Prober
+from ..errors import EXIT_FAILED, EXIT_OK, Declined, MigrationError, UsageError
+from .dry_run import dry_run, fleet_prompt
+from .each import Failure, error_text, fleet_migrator, places, run_pool
+from .probe import Prober
 from .report import (AT_TARGET, FAILED, MIGRATED, NOT_STARTED, RUNNING, DatabaseListener,
                      FleetOutput, ReportFile, summary_lines)
 from .targets import check_options, parse_shard, read_targets, shard
-
-Failure = namedtuple("Failure", "error")  # what a probe found instead of a Probe
-
-
-def error_text(error):
-    """One line for what stopped one database (a project error, or a database error)."""
-    if not isinstance(error, MigrationError):
-        error = database_failure(error)
-    return str(error)
-
-
-def places(migrator):
-    """(the scripts' folder, the instance folder) of the app: read once, where the app is current
-    (the workers are threads without the app's context)."""
-    try:
-        instance_path = migrator.settings.instance_path
-    except RuntimeError:  # no app context (a Migrator given UrlSettings has its own)
-        instance_path = None
-    return migrator.sql_dir, instance_path
-
-
-def fleet_migrator(migrator, url, where):
-    """A Migrator for the database at `url`: the app's model, scripts and target, its own engine;
-    `where`: places(migrator)."""
-    from sqlalchemy.pool import NullPool
-
-    from ..migrator import Migrator
-    from ..settings import UrlSettings
-    settings = UrlSettings(url, where[0], instance_path=where[1],
-                           engine_options={"poolclass": NullPool})
-    return Migrator(migrator.db, migrator.version_model, migrator.code_version,
-                    history_table=migrator.history_table, settings=settings)
-
 
 def selected_targets(options):
     """(The databases this run takes: the file's, in shard K/N when --shard is given; how many
@@ -67,30 +35,6 @@ def selected_targets(options):
     if options.shard:
         targets = shard(targets, *parse_shard(options.shard))
     return targets, total
-
-
-def run_pool(targets, jobs, work, stopped):
-    """`work(target)` for each target, `jobs` at a time, in file order; none started once
-    `stopped` is set (the running ones finish). Ctrl-C stops starting new ones and is raised."""
-    pending, lock = iter(targets), threading.Lock()
-
-    def worker():
-        while not stopped.is_set():
-            with lock:
-                target = next(pending, None)
-            if target is None:
-                return
-            work(target)
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(min(jobs, len(targets)))]
-    for thread in threads:
-        thread.start()
-    try:
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.2)
-    except KeyboardInterrupt:
-        stopped.set()
-        raise
 
 
 class Fleet:
@@ -196,10 +140,8 @@ def migrate_fleet(migrator, options, ask, waits):
     """`migrate_tables --databases FILE`: the exit status."""
     fleet = Fleet(migrator, options, *selected_targets(options), waits=waits)
     if options.dry_run:
-        from .dry_run import dry_run
         return dry_run(fleet)
     if not options.yes:
-        from .dry_run import fleet_prompt
         if not fleet_prompt(fleet, ask):
             raise Declined("declined; no database was changed")
     return fleet.run()

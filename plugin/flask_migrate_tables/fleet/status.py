@@ -12,6 +12,7 @@ import psycopg2
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import EXIT_FAILED, EXIT_OK, MigrationError
+from .each import error_text, fleet_migrator, places, run_pool
 from .targets import read_targets
 
 STATUS_JOBS = 4
@@ -20,7 +21,6 @@ KINDS = ("behind", "ahead", "failed", "locked", "unreachable")
 
 def entry(migrator, target, where):
     """One database's state: {database, position, version, state, detail}."""
-    from .run import error_text, fleet_migrator
     found = {"database": target.label, "position": target.position, "version": None}
     one = fleet_migrator(migrator, target.url, where)
     try:
@@ -48,7 +48,6 @@ def entry(migrator, target, where):
 
 
 def read_fleet(migrator, targets):
-    from .run import places, run_pool
     entries, where = {}, places(migrator)
 
     def read(target):
