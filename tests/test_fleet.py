@@ -119,8 +119,12 @@ def unreachable_refused_and_masked(fleet_app, database, password_role, tmp_path)
 
 
 def test_kill_mid_fleet_then_a_rerun_applies_every_script_once(fleet_app, six, tmp_path):
-    fleet_app.write("v1.sql", COUNTER + HOLD + counted(1, "INSERT INTO hold VALUES (1);\n"))
+    # v2 sleeps while `hold` has a row; v1 puts one there while elsewhere.armed exists.
+    fleet_app.write("v1.sql", COUNTER + HOLD + counted(1, "INSERT INTO hold SELECT 1 FROM elsewhere.armed;\n"))
     fleet_app.write("v2.sql", counted(2, SLEEP_WHILE_HELD))
+    for database in six:
+        database.execute("CREATE SCHEMA elsewhere; CREATE TABLE elsewhere.armed (id int); "
+                         "INSERT INTO elsewhere.armed VALUES (1)")
     fleet = listing(tmp_path, six)
     report = tmp_path / "report.json"
     process = fleet_app.start("migrate_tables", "--databases", fleet, "--yes", "--jobs", "2",
@@ -135,6 +139,7 @@ def test_kill_mid_fleet_then_a_rerun_applies_every_script_once(fleet_app, six, t
             assert database.tables() == set()
     assert "running" in [e["outcome"] for e in killed]
     for database in six:
+        database.execute("DELETE FROM elsewhere.armed")
         if "hold" in database.tables():
             database.execute("DELETE FROM hold")
     wait_for(lambda: not any(sleeping(d)() for d in six))

@@ -27,13 +27,12 @@ def places(migrator):
 
 def fleet_migrator(migrator, url, where):
     """A Migrator for the database at `url`: the app's model, scripts and target, its own engine;
-    `where`: places(migrator)."""
-    from sqlalchemy.pool import NullPool
-
+    `where`: places(migrator). The engine's pool keeps its one connection for the whole run (the
+    session commits after each script), and `settings.close()` closes it when the database is done."""
     from ..migrator import Migrator
     from ..settings import UrlSettings
     settings = UrlSettings(url, where[0], instance_path=where[1],
-                           engine_options={"poolclass": NullPool})
+                           engine_options={"pool_size": 1, "max_overflow": 0})
     return Migrator(migrator.db, migrator.version_model, migrator.code_version,
                     history_table=migrator.history_table, settings=settings)
 
