@@ -1,5 +1,6 @@
 """What each database of a fleet is worked with: its own Migrator, the pool of workers, and one
 line for what stopped it. Used by run.py (migrate), dry_run.py and status.py."""
+import signal
 import threading
 from collections import namedtuple
 
@@ -39,7 +40,8 @@ def fleet_migrator(migrator, url, where):
 
 def run_pool(targets, jobs, work, stopped):
     """`work(target)` for each target, `jobs` at a time, in file order; none started once
-    `stopped` is set (the running ones finish). Ctrl-C stops starting new ones and is raised."""
+    `stopped` is set (the running ones finish). Ctrl-C or SIGTERM stops starting new ones and is
+    raised (exit 130); the running ones end with the process, their transactions rolled back."""
     pending, lock = iter(targets), threading.Lock()
 
     def worker():
@@ -50,6 +52,8 @@ def run_pool(targets, jobs, work, stopped):
                 return
             work(target)
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(min(jobs, len(targets)))]
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main else None
     for thread in threads:
         thread.start()
     try:
@@ -59,3 +63,10 @@ def run_pool(targets, jobs, work, stopped):
     except KeyboardInterrupt:
         stopped.set()
         raise
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM (a cancelled deploy) ends a fleet run as Ctrl-C does

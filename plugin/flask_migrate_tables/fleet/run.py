@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..errors import EXIT_FAILED, EXIT_OK, Declined, MigrationError, UsageError
 from .dry_run import dry_run, fleet_prompt
 from .each import Failure, error_text, fleet_migrator, places, run_pool
+from ..redact import mask_text
 from .probe import Prober
 from .report import (AT_TARGET, FAILED, MIGRATED, NOT_STARTED, RUNNING, DatabaseListener,
                      FleetOutput, ReportFile, summary_lines)
@@ -68,7 +69,15 @@ class Fleet:
         return self.known
 
     def one(self, target):
-        """Bring one database to the target; its outcome (the summary and the report get it)."""
+        """Bring one database to the target; its outcome (the summary and the report get it).
+        Whatever goes wrong is that database's failure, never the end of its worker."""
+        try:
+            return self._one(target)
+        except Exception as error:  # a bug or a local problem (a --backup folder, ...)
+            return self.failed(target, DatabaseListener(self.output, target),
+                               "unexpected error: %s: %s" % (type(error).__name__, error), None, 0.0)
+
+    def _one(self, target):
         listener = DatabaseListener(self.output, target)
         found = self.known.pop(target.position, None) or self.probe(target)
         if isinstance(found, Failure):
@@ -101,6 +110,7 @@ class Fleet:
                              **{"from": result.from_version, "to": result.to_version})
 
     def failed(self, target, listener, error, version, seconds):
+        error = mask_text(error)
         listener.say("failed: %s" % error)
         self.failures.append((self.output.prefix(target), error))
         if self.options.on_error == "stop":
