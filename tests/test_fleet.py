@@ -8,6 +8,7 @@ import sys
 import pytest
 from sqlalchemy.engine.url import make_url
 
+from flask_migrate_tables.pg.lock import lock_key
 from tests.conftest import _environment
 from tests.helpers import (COUNTER, HOLD, REPO_ROOT, SLEEP_WHILE_HELD, applications, counted,
                            fresh_databases, sleeping, wait_for)
@@ -64,10 +65,17 @@ def test_mixed_versions_one_run_then_a_rerun_that_only_reads(fleet_app, six, tmp
     assert fleet_app.database.tables() == set()  # the app's own database: not listed, not touched
 
     rows = [len(d.history()) for d in six]
-    again = fleet_app.manage("migrate_tables", "--databases", listing(tmp_path, six), "--yes")
+    holder = six[0].connect()  # another migration holds the first one's lock: not needed to read
+    with holder.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", (lock_key("version"),))
+    try:
+        again = fleet_app.manage("migrate_tables", "--databases", listing(tmp_path, six), "--yes",
+                                 "--lock-timeout", "1")
+    finally:
+        holder.close()
     assert again.returncode == 0, again.stderr
     assert "0 migrated, 6 already at version 3" in again.stdout
-    assert "at version 3; nothing to do" in again.stdout
+    assert "at version 3; nothing to do" in again.stdout and "waiting" not in again.stdout
     assert [len(d.history()) for d in six] == rows
 
 
@@ -230,3 +238,19 @@ def test_the_flask_cli_runs_a_fleet(server_url, tmp_path, database):
         assert "2 migrated" in run.stdout
         assert [version_of(d) for d in two] == [__db_version__] * 2
         assert database.tables() == set()
+
+
+def test_behind_a_transaction_pooler_and_newer_than_the_code_are_failed_entries(fleet_app, six,
+                                                                                 tmp_path, pgbouncer):
+    from tests.pgbouncer import pooled_url
+    assert fleet_app.manage("migrate_tables", "--databases", listing(tmp_path, six[2:3], "c.txt"),
+                            "--yes").returncode == 0
+    six[2].execute("UPDATE version SET version = 9")
+    path = tmp_path / "fleet.txt"
+    path.write_text("\n".join([pooled_url(six[0].url, pgbouncer.transaction), six[1].url, six[2].url]))
+    run = fleet_app.manage("migrate_tables", "--databases", path, "--yes", "--on-error", "continue")
+    assert run.returncode == 1, (run.stdout, run.stderr)
+    failures = [line for line in run.stdout.splitlines() if line.startswith("  failed ")]
+    assert len(failures) == 2 and "not a stable session" in failures[0]
+    assert "newer than this code" in failures[1] or "version table says 9" in failures[1]
+    assert six[0].tables() == set() and applications(six[1]) == {1: 1, 2: 1, 3: 1}
