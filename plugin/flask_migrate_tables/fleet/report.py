@@ -140,7 +140,7 @@ class ReportFile:
 
 
 def summary_lines(counts, failures, target_version, seconds):
-    """The summary: the counts by outcome, then one line per failed database."""
+    """The summary: the counts by outcome, then one line per failed database (in file order)."""
     total = sum(counts.values())
     lines = ["Fleet: %d database%s in %.1fs: %d migrated, %d already at version %d, %d failed, "
              "%d not started" % (total, "" if total == 1 else "s", seconds, counts[MIGRATED],

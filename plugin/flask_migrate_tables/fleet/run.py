@@ -112,7 +112,7 @@ class Fleet:
     def failed(self, target, listener, error, version, seconds):
         error = mask_text(error)
         listener.say("failed: %s" % error)
-        self.failures.append((self.output.prefix(target), error))
+        self.failures.append((target.position, self.output.prefix(target), error))
         if self.options.on_error == "stop":
             self.stopped.set()
         return self.finished(target, FAILED, error=error, seconds=round(seconds, 3),
@@ -140,7 +140,8 @@ class Fleet:
         self.output.finish()
         counts = dict(self.output.counts)
         counts[NOT_STARTED] = len(self.targets) - sum(counts.values())
-        for line in summary_lines(counts, self.failures, self.target_version,
+        failures = [(prefix, error) for _, prefix, error in sorted(self.failures)]
+        for line in summary_lines(counts, failures, self.target_version,
                                   time.monotonic() - self.started):
             self.output.line(line)
         return EXIT_OK if counts[MIGRATED] + counts[AT_TARGET] == len(self.targets) else EXIT_FAILED
