@@ -64,6 +64,14 @@ This file holds the public names (Migrator, Bind); the module map, by concern:
         sizes.py       table sizes, for locking findings on small tables
         filter.py      squawk's findings minus what the runner makes moot
         command.py     lint_command, lint_written, lint_quietly and their report
+    fleet/         many databases with the same schema: --databases FILE (docs/fleet.md)
+        targets.py     the file read (one URL a line), each database's label, --shard K/N
+        probe.py       the one cheap read that tells a database is at the target with nothing to do
+        each.py        each database's own Migrator (a URL's), the pool of workers, a failure's line
+        run.py         migrate_tables --databases: --jobs, --on-error, --canary, the summary's exit
+        dry_run.py     the one prompt for the whole fleet, and --dry-run --databases
+        report.py      the lines prefixed [17/200 host/name], the progress line, the summary, --report
+        status.py      migrate_status --databases: counts by version, behind, ahead, failed, locked
     console/       the command layer, written once for both command-line libraries
         options.py     each command's options, declared once as data
         actions.py     one function per command

