@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from importlib.metadata import version as installed_version
 
 import pytest
 
@@ -187,3 +188,23 @@ def start_manage(cwd, args, database, env=None):
         [sys.executable, "manage.py"] + [str(a) for a in args], cwd=cwd,
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         universal_newlines=True, env=_environment(database, env))
+
+
+@pytest.fixture
+def flask_cli(database, tmp_path):
+    """Run `python -m flask ...` for myapp against the test's database."""
+    if int(installed_version("flask").split(".")[0]) >= 1:
+        flask_app = "myapp"
+    else:
+        module = tmp_path / "flask_app.py"
+        module.write_text("from myapp import create_app\napp = create_app()\n")
+        flask_app = str(module)
+
+    def run(*args, input="", env=None):
+        environment = _environment(database, dict({"FLASK_APP": flask_app}, **(env or {})))
+        environment.pop("FLASK_DEBUG", None)
+        return subprocess.run(
+            [sys.executable, "-m", "flask"] + [str(a) for a in args], cwd=REPO_ROOT, input=input,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+            env=environment, timeout=120)
+    return run

@@ -39,6 +39,17 @@ def fresh_databases(server_url, count=1, prefix="test"):
         each('DROP DATABASE IF EXISTS "%s" WITH (FORCE)')
 
 
+def url_with(url, **parts):
+    """`url` (text) with some of its parts (username, password, database, ...) replaced, as text
+    that shows the password."""
+    url = make_url(url)
+    if hasattr(url, "set"):
+        return url.set(**parts).render_as_string(hide_password=False)
+    for name, value in parts.items():  # SQLAlchemy 1.3: URLs are mutable and str() shows it
+        setattr(url, name, value)
+    return str(url)
+
+
 class Database:
     """One database of the test server, used over short autocommit connections."""
 
@@ -47,11 +58,7 @@ class Database:
         self.name = make_url(url).database
 
     def url_for(self, name):
-        url = make_url(self.url)
-        if hasattr(url, "set"):
-            return url.set(database=name).render_as_string(hide_password=False)
-        url.database = name  # SQLAlchemy 1.3: URLs are mutable and str() shows the password
-        return str(url)
+        return url_with(self.url, database=name)
 
     def connect(self):
         connection = psycopg2.connect(**connect_params(self.url))

@@ -6,38 +6,10 @@ Flask 0.12 cannot call a factory, so there FLASK_APP names a module holding
 `app = create_app()`.
 """
 import json
-import subprocess
-import sys
-from importlib.metadata import version as installed_version
-
-import pytest
 
 from myapp import __db_version__
-from tests.conftest import _environment, run_manage
+from tests.conftest import run_manage
 from tests.helpers import REPO_ROOT
-
-FLASK_MAJOR = int(installed_version("flask").split(".")[0])
-
-
-@pytest.fixture
-def flask_cli(database, tmp_path):
-    """Run `python -m flask ...` for myapp against the test's database."""
-    if FLASK_MAJOR >= 1:
-        flask_app = "myapp"
-    else:
-        module = tmp_path / "flask_app.py"
-        module.write_text("from myapp import create_app\napp = create_app()\n")
-        flask_app = str(module)
-
-    def run(*args, input="", env=None):
-        environment = _environment(database, dict({"FLASK_APP": flask_app}, **(env or {})))
-        environment.pop("FLASK_DEBUG", None)
-        return subprocess.run(
-            [sys.executable, "-m", "flask"] + [str(a) for a in args], cwd=REPO_ROOT, input=input,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-            env=environment, timeout=120)
-    return run
-
 
 def test_migrate_tables_brings_a_new_database_to_the_code_version(flask_cli, database):
     result = flask_cli("migrate-tables", "--yes")

@@ -2,16 +2,12 @@
 databases on the test server, each command run as an operator runs it (manage.py, flask)."""
 import json
 import signal
-import subprocess
-import sys
 
 import pytest
-from sqlalchemy.engine.url import make_url
 
 from flask_migrate_tables.pg.lock import lock_key
-from tests.conftest import _environment
-from tests.helpers import (COUNTER, HOLD, REPO_ROOT, SLEEP_WHILE_HELD, applications, counted,
-                           fresh_databases, sleeping, wait_for)
+from tests.helpers import (COUNTER, HOLD, SLEEP_WHILE_HELD, applications, counted,
+                           fresh_databases, sleeping, url_with, wait_for)
 
 POISONED = ("DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_tables WHERE tablename = 'poison') THEN "
             "RAISE EXCEPTION 'poisoned database'; END IF; END $$;\n")
@@ -106,10 +102,9 @@ def test_unreachable_refused_login_and_passwords_never_printed(fleet_app, passwo
 def unreachable_refused_and_masked(fleet_app, database, password_role, tmp_path):
     role, password = password_role
     database.execute('ALTER DATABASE "%s" OWNER TO %s' % (database.name, role))
-    url = make_url(database.url)
-    with_password = url.set(username=role, password=password).render_as_string(hide_password=False)
-    wrong = url.set(username=role, password="wrong-secret").render_as_string(hide_password=False)
-    missing = url.set(database="no_such_database_here").render_as_string(hide_password=False)
+    with_password = url_with(database.url, username=role, password=password)
+    wrong = url_with(database.url, username=role, password="wrong-secret")
+    missing = url_with(database.url, database="no_such_database_here")
     path = tmp_path / "fleet.txt"
     path.write_text("\n".join([missing, wrong, with_password]) + "\n")
     run = fleet_app.manage("migrate_tables", "--databases", path, "--yes", "--on-error", "continue")
@@ -225,15 +220,11 @@ def test_status_prompt_dry_run_and_standard_input(fleet_app, six, tmp_path):
     assert fleet_app.manage("migrate_status", "--databases", fleet, "--check").returncode == 0
 
 
-def test_the_flask_cli_runs_a_fleet(server_url, tmp_path, database):
+def test_the_flask_cli_runs_a_fleet(server_url, tmp_path, database, flask_cli):
     from myapp import __db_version__
     with fresh_databases(server_url, 2, prefix="fleet") as two:
-        environment = _environment(database, {"FLASK_APP": "myapp"})
-        run = subprocess.run(
-            [sys.executable, "-m", "flask", "migrate-tables", "--databases",
-             listing(tmp_path, two), "--yes", "--jobs", "2"], cwd=REPO_ROOT,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-            env=environment, timeout=120)
+        run = flask_cli("migrate-tables", "--databases", listing(tmp_path, two), "--yes",
+                        "--jobs", "2")
         assert run.returncode == 0, (run.stdout, run.stderr)
         assert "2 migrated" in run.stdout
         assert [version_of(d) for d in two] == [__db_version__] * 2
