@@ -11,6 +11,7 @@ from myapp import __db_version__
 from tests.conftest import run_manage
 from tests.helpers import REPO_ROOT
 
+
 def test_migrate_tables_brings_a_new_database_to_the_code_version(flask_cli, database):
     result = flask_cli("migrate-tables", "--yes")
 
