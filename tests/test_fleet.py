@@ -2,11 +2,12 @@
 databases on the test server, each command run as an operator runs it (manage.py, flask)."""
 import json
 import signal
+import uuid
 
 import pytest
 
 from flask_migrate_tables.pg.lock import lock_key
-from tests.helpers import (COUNTER, HOLD, SLEEP_WHILE_HELD, applications, counted,
+from tests.helpers import (COUNTER, HOLD, SLEEP_WHILE_HELD, Database, applications, counted,
                            fresh_databases, sleeping, url_with, wait_for)
 
 POISONED = ("DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_tables WHERE tablename = 'poison') THEN "
@@ -93,27 +94,45 @@ def test_a_failing_script_under_stop_and_continue(fleet_app, six, tmp_path):
     assert [version_of(d) for d in six] == [3, 1, 3, 3, 3, 3]
 
 
-def test_unreachable_refused_login_and_passwords_never_printed(fleet_app, password_role, tmp_path,
+@pytest.fixture
+def fleet_roles(server_url):
+    """(role, password, refused): a login role whose URLs carry a password, and a role with a
+    password that may not log in. Refused on any server and any pg_hba.conf (a trust-auth
+    PostgreSQL 15 lane too), unlike a wrong password."""
+    suffix = uuid.uuid4().hex[:8]
+    role, refused, password = "fleet_%s" % suffix, "fleet_nologin_%s" % suffix, "right-%s" % suffix
+    maintenance = Database(server_url)
+    maintenance.execute("CREATE ROLE %s LOGIN PASSWORD '%s'" % (role, password))
+    maintenance.execute("CREATE ROLE %s NOLOGIN PASSWORD 'nologin-secret'" % refused)
+    try:
+        yield role, password, refused
+    finally:  # after the test's databases, which the login role owns
+        maintenance.execute("DROP ROLE %s" % refused)
+        maintenance.execute("DROP ROLE IF EXISTS %s" % role)
+
+
+def test_unreachable_refused_login_and_passwords_never_printed(fleet_app, fleet_roles, tmp_path,
                                                                  server_url):
     with fresh_databases(server_url, 1, prefix="fleet") as (database,):
-        unreachable_refused_and_masked(fleet_app, database, password_role, tmp_path)
+        unreachable_refused_and_masked(fleet_app, database, fleet_roles, tmp_path)
 
 
-def unreachable_refused_and_masked(fleet_app, database, password_role, tmp_path):
-    role, password = password_role
+def unreachable_refused_and_masked(fleet_app, database, fleet_roles, tmp_path):
+    role, password, refused = fleet_roles
     database.execute('ALTER DATABASE "%s" OWNER TO %s' % (database.name, role))
     with_password = url_with(database.url, username=role, password=password)
-    wrong = url_with(database.url, username=role, password="wrong-secret")
+    not_permitted = url_with(database.url, username=refused, password="nologin-secret")
     missing = url_with(database.url, database="no_such_database_here")
     path = tmp_path / "fleet.txt"
-    path.write_text("\n".join([missing, wrong, with_password]) + "\n")
+    path.write_text("\n".join([missing, not_permitted, with_password]) + "\n")
     run = fleet_app.manage("migrate_tables", "--databases", path, "--yes", "--on-error", "continue")
     assert run.returncode == 1, (run.stdout, run.stderr)
-    assert password not in run.stdout + run.stderr and "wrong-secret" not in run.stdout + run.stderr
+    output = run.stdout + run.stderr
+    assert password not in output and "nologin-secret" not in output
     assert "1 migrated, 0 already at version 3, 2 failed" in run.stdout
     failures = [line for line in run.stdout.splitlines() if line.startswith("  failed ")]
     assert "no_such_database_here" in failures[0] and "does not exist" in failures[0]
-    assert "password authentication failed" in failures[1]
+    assert "is not permitted to log in" in failures[1], failures[1]
     assert applications(database) == {1: 1, 2: 1, 3: 1}
     status = fleet_app.manage("migrate_status", "--databases", path, "--json")
     document = json.loads(status.stdout)
