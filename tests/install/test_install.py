@@ -44,7 +44,7 @@ PIP_NOISE = "neither a file nor a directory"  # this machine's pip warns about i
 # stack: its requirements/apps file, the plugin's extras, the app's driver
 Stack = namedtuple("Stack", "name extras driver")
 STACKS = {
-    "oldest": Stack("oldest", "script,lint", "psycopg2"),
+    "oldest": Stack("oldest", "script,lint,authoring", "psycopg2"),
     "legacy": Stack("legacy", "script,lint,authoring", "psycopg2"),
     "modern-psycopg2": Stack("modern-psycopg2", "script-ng,lint,authoring", "psycopg2"),
     "modern-psycopg3": Stack("modern-psycopg3", "script-ng", "psycopg"),
@@ -368,7 +368,7 @@ def test_lint_migrations(stack, stack_venvs, database, tmp_path):
     assert database.tables() == set()
 
 
-@each_stack("legacy", "modern-psycopg2")
+@each_stack("oldest", "legacy", "modern-psycopg2")
 def test_authoring_on_the_test_server(stack, stack_venvs, database, server_url, tmp_path):
     app = App(tmp_path / "app", stack_venvs(stack), database, stack.driver)
 
