@@ -10,14 +10,13 @@ import signal
 import subprocess
 import sys
 import uuid
-from importlib.metadata import version as installed_version
 
 import pytest
 
 from flask_migrate_tables.embedded import start_server
 from flask_migrate_tables.pg.connection import normalise_url
-from tests.helpers import (COUNTER, HOLD, REPO_ROOT, SLEEP_WHILE_HELD, Database, counted,
-                           fresh_databases, kill_while_sleeping, sleeping, wait_for)
+from tests.helpers import (COUNTER, FLASK_MAJOR, HOLD, REPO_ROOT, SLEEP_WHILE_HELD, Database,
+                           counted, fresh_databases, kill_while_sleeping, sleeping, wait_for)
 from tests.pgbouncer import start_poolers
 
 SAMPLE_APP = os.path.join(REPO_ROOT, "tests", "sample_app")
@@ -193,7 +192,7 @@ def start_manage(cwd, args, database, env=None):
 @pytest.fixture
 def flask_cli(database, tmp_path):
     """Run `python -m flask ...` for myapp against the test's database."""
-    if int(installed_version("flask").split(".")[0]) >= 1:
+    if FLASK_MAJOR >= 1:
         flask_app = "myapp"
     else:
         module = tmp_path / "flask_app.py"

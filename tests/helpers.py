@@ -5,6 +5,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from importlib.metadata import version as _installed_version
 
 import psycopg2
 from sqlalchemy.engine.url import make_url
@@ -14,6 +15,9 @@ from flask_migrate_tables.pg.connection import connect_params as _connect_params
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 RUNNER_TABLES = ("version_history",)
+
+# The installed Flask's major version: Flask 0.12 cannot call an app factory from the flask command.
+FLASK_MAJOR = int(_installed_version("flask").split(".")[0])
 
 
 def connect_params(url):

@@ -351,7 +351,7 @@ def test_a_password_reaches_pg_dump_only_through_pgpassword(counting_app, passwo
 # -- the flask command ---------------------------------------------------------------------
 
 def flask(database, *args, input=""):
-    from tests.test_flask_cli import FLASK_MAJOR
+    from tests.helpers import FLASK_MAJOR
     if FLASK_MAJOR < 1:
         pytest.skip("Flask 0.12 cannot load myapp's factory (test_flask_cli covers it otherwise)")
     environment = _environment(database, {"FLASK_APP": "myapp"})

@@ -19,7 +19,7 @@ from sqlalchemy.engine.url import make_url
 
 from tests.conftest import _environment, run_manage
 from tests.helpers import REPO_ROOT, Database, applications, connect_params, counted, wait_for
-from tests.test_flask_cli import FLASK_MAJOR
+from tests.helpers import FLASK_MAJOR
 from tests.test_server_faults import NO_TRANSACTION, Finished, one_line
 
 

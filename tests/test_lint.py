@@ -8,7 +8,6 @@ import re
 
 import pytest
 
-from tests.test_flask_cli import flask_cli  # noqa: F401 (a fixture)
 
 NO_SQUAWK = {"SQUAWK_BIN": "/nonexistent/squawk"}
 KEYS = {"file", "line", "rule", "level", "message", "fix"}

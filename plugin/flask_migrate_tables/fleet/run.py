@@ -13,6 +13,7 @@ import time
 import psycopg2
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..pg import lockwait
 from ..errors import EXIT_FAILED, EXIT_OK, Declined, MigrationError, UsageError
 from .dry_run import dry_run, fleet_prompt
 from .each import Failure, error_text, fleet_migrator, places, run_pool
@@ -150,9 +151,10 @@ class Fleet:
 def migrate_fleet(migrator, options, ask, waits):
     """`migrate_tables --databases FILE`: the exit status."""
     fleet = Fleet(migrator, options, *selected_targets(options), waits=waits)
-    if options.dry_run:
-        return dry_run(fleet)
-    if not options.yes:
-        if not fleet_prompt(fleet, ask):
-            raise Declined("declined; no database was changed")
-    return fleet.run()
+    with lockwait.wait_callback():  # over every thread's connections, for the whole fleet
+        if options.dry_run:
+            return dry_run(fleet)
+        if not options.yes:
+            if not fleet_prompt(fleet, ask):
+                raise Declined("declined; no database was changed")
+        return fleet.run()

@@ -194,14 +194,36 @@ def _terminate(signum, frame):
     raise KeyboardInterrupt  # SIGTERM (a cancelled deploy) ends a migration as Ctrl-C does
 
 
-@contextmanager
-def watching(watch):
-    """Install the wait callback (and SIGTERM as Ctrl-C) for the duration of a migration."""
+def _hold_callback():
     with _watching_lock:
         if not _watching["threads"]:
             _watching["previous"] = psycopg2.extensions.get_wait_callback()
             psycopg2.extensions.set_wait_callback(_wait)
         _watching["threads"] += 1
+
+
+def _release_callback():
+    with _watching_lock:
+        _watching["threads"] -= 1
+        if not _watching["threads"]:
+            psycopg2.extensions.set_wait_callback(_watching["previous"])
+
+
+@contextmanager
+def wait_callback():
+    """The wait callback installed while this lasts: a fleet holds it over all its threads, so
+    one thread's run ending never takes it away from another's connection being made."""
+    _hold_callback()
+    try:
+        yield
+    finally:
+        _release_callback()
+
+
+@contextmanager
+def watching(watch):
+    """Install the wait callback (and SIGTERM as Ctrl-C) for the duration of a migration."""
+    _hold_callback()
     main = threading.current_thread() is threading.main_thread()
     previous_term = signal.signal(signal.SIGTERM, _terminate) if main else None
     _local.watch = watch
@@ -210,9 +232,6 @@ def watching(watch):
     finally:
         _local.watch = None
         watch.close()
-        with _watching_lock:
-            _watching["threads"] -= 1
-            if not _watching["threads"]:
-                psycopg2.extensions.set_wait_callback(_watching["previous"])
+        _release_callback()
         if main:
             signal.signal(signal.SIGTERM, previous_term)
