@@ -47,13 +47,13 @@ class Prober:
         table = version_model.__table__
         schema = table.schema
         self.target = target
-        self.query = sql.SQL(_QUERY).format(
-            history=sql.Identifier(schema, history_table) if schema else sql.Identifier(history_table),
-            version=sql.Identifier(schema, table.name) if schema else sql.Identifier(table.name),
-            column=sql.Identifier("version"),
-            schema=sql.Literal(schema) if schema else sql.SQL("pg_catalog.current_schema()"))
-        quoted = (lambda name: sql.Identifier(schema, name) if schema else sql.Identifier(name))
+
+        def quoted(name):
+            return sql.Identifier(schema, name) if schema else sql.Identifier(name)
         self.names = (quoted(history_table), quoted(table.name))
+        self.query = sql.SQL(_QUERY).format(
+            history=self.names[0], version=self.names[1], column=sql.Identifier("version"),
+            schema=sql.Literal(schema) if schema else sql.SQL("pg_catalog.current_schema()"))
         self.sums = json.dumps({str(s.version): checksum(read_script(s.path)) for s in scripts})
         self.applied = list(APPLIED_OUTCOMES)
 
