@@ -19,6 +19,8 @@ This file holds the public names (Migrator, Bind); the module map, by concern:
         statements.py  split a script (pglast) and decide what runs in a transaction
         psql.py        what psql reads: COPY data, \restrict lines, refused meta-commands
         preflight.py   each pending script read once before anything runs: one Prepared per script
+        repeatables.py repeatable/NAME.sql: read, checked, put in dependency order (Repeatable)
+        repeatable_tree.py what one statement creates and references (DbObject), from its parse tree
     pg/            the PostgreSQL side
         connection.py  connection parameters from a URL; connect; who runs it
         run.py         the scripts' autocommit connection and the migration lock around a run
