@@ -30,18 +30,21 @@ This file holds the public names (Migrator, Bind); the module map, by concern:
         pooling.py     refusing a pooler in transaction mode; MIGRATION_DATABASE_URL's database
         indexes.py     INVALID indexes left by CONCURRENTLY: dropped before a rerun, listed by status
         privileges.py  what the migration role may do, checked before anything changes
+        views.py       a view that cannot be replaced: dropped and made again with its dependents
     books/         the bookkeeping
         history.py     the version_history table
         state.py       read the database's bookkeeping and judge it against the scripts
         version_row.py the recipe's Version row: read, created, committed through the session
         reconcile.py   option checks against the books; repairs; --mark-applied
         status.py      what migrate_status reports, as one dict
+        repeatables.py which repeatable scripts are due and why: one query for all the files
     apply/         applying the scripts
         loop.py        the per-script loop of a run
         runner.py      running one script and recording it (ScriptRunner)
         wire.py        what is sent for one script and what is known about it
         retries.py     a step's attempts when its lock is not granted in time
         failures.py    every failure message of a run, built in one place
+        repeatables.py the repeatable scripts of a run: each due one in its own transaction
         backup.py      --backup: a pg_dump -Fc new enough for the server, into an owner-only file
         backup_step.py the backup taken under the lock before the first script; its preview
     authoring/     writing and checking migrations (the authoring extra)

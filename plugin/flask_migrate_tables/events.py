@@ -20,8 +20,16 @@ class Listener:
         """A step's lock was not granted in time; it is tried again (one line)."""
         self.notice(message)
 
-    def planned(self, database, current, target, pending):
-        """What this run is about to do, before it asks and before it takes the lock."""
+    def planned(self, database, current, target, pending, repeatables=0):
+        """What this run is about to do, before it asks and before it takes the lock
+        (`repeatables`: how many repeatable scripts run after the versioned ones)."""
+        pass
+
+    def repeatable_started(self, filename, reason):
+        """A repeatable script starts (`reason`: new, changed, object missing: ...)."""
+        pass
+
+    def repeatable_finished(self, filename, seconds):
         pass
 
     def backing_up(self, database, version, path, pg_dump):

@@ -18,6 +18,7 @@ from collections import namedtuple
 
 from .apply import backup as backups
 from .apply import backup_step
+from .apply import repeatables
 from .apply.loop import apply_scripts
 from .apply.runner import ScriptRunner
 from .books import reconcile
@@ -40,7 +41,8 @@ from .source.statements import plan_script
 
 log = logging.getLogger("flask_migrate_tables")
 
-Result = namedtuple("Result", "from_version to_version applied seconds")
+Result = namedtuple("Result", "from_version to_version applied seconds repeatables")
+Result.__new__.__defaults__ = ((),)  # repeatables: [(books.repeatables.Due, seconds)] run
 PlannedScript = namedtuple("PlannedScript", "script plan")
 
 # One migrate() call's options, as its steps read them.
@@ -131,9 +133,11 @@ class Migrator:
         discovery = self._discover(listener)
         request = _Request(to, self.target(to), allow_changed, retry, mark_applied, backup, listener,
                            policy)
+        due = repeatables.RepeatableStep(self.migration_dir,  # read (a cycle refused) before anything
+                                         request.target == self.code_version and mark_applied is None)
         started = time.monotonic()
         with self._session(lock_timeout) as locked:
-            dump, unchanged = self._announce(locked, discovery, request, confirm)
+            dump, unchanged = self._announce(locked, discovery, request, confirm, due)
             if unchanged is not None:  # nothing to do needs no lock
                 return Result(unchanged, unchanged, [], time.monotonic() - started)
             locked.lock(listener)
@@ -146,8 +150,9 @@ class Migrator:
             to_run = {s.version for s in pending}
             applied = self._apply(locked, books, request, version_row, who,
                                   [p for p in prepared if p.script.version in to_run])
+            ran = due.run(locked, books.history, who, request.policy, listener)
         current = applied[-1][0].version if applied else from_version
-        return Result(from_version, current, applied, time.monotonic() - started)
+        return Result(from_version, current, applied, time.monotonic() - started, ran)
 
     def _discover(self, listener):  # the scripts, and the files that are not ones said
         discovery = self.scripts()
@@ -155,21 +160,23 @@ class Migrator:
             listener.notice("ignored %s: not a migration name (vN.sql or vN_description.sql)" % name)
         return discovery
 
-    def _announce(self, locked, discovery, request, confirm):
+    def _announce(self, locked, discovery, request, confirm, due):
         """Before the lock: read, say what will run, ask; (pg_dump for --backup, None) or (None, version)."""
-        _, _, assessment = self._read(locked.connection, locked.start, discovery.scripts,
-                                      request.allow_changed)
+        history, state, assessment = self._read(locked.connection, locked.start, discovery.scripts,
+                                                request.allow_changed)
         upcoming = [s for s in assessment.pending if s.version <= request.target]
+        due.check(locked.connection, history, state)  # the repeatable scripts due now
         # A pg_dump too old for the server is refused before the question, not after.
         dump = backups.find_pg_dump(locked.connection.server_version) \
             if request.backup is not None and upcoming else None
-        if upcoming:
+        if upcoming or due:
             # Said with --yes too, so that a deploy log tells what was migrated.
             request.listener.planned(self.describe_database(), assessment.current, request.target,
-                                     upcoming)
+                                     upcoming, len(due.due))
             if confirm is not None and not confirm(upcoming):
                 raise Declined("declined; the database was not changed")
-        if reconcile.nothing_to_do(assessment, request.target, request.retry, request.mark_applied):
+        if reconcile.nothing_to_do(assessment, request.target, request.retry, request.mark_applied) \
+                and not due:
             self.target(request.to, assessment.current)
             if request.backup is not None:
                 request.listener.notice("no backup made (--backup): no script to run")
@@ -284,12 +291,13 @@ class Migrator:
         except InvalidScripts as error:
             warnings.append(str(error))
         with self._connection() as (connection, start, _):
-            _, state, assessment = self._read(connection, start, discovery.scripts)
+            history, state, assessment = self._read(connection, start, discovery.scripts)
+            due = repeatables.status_entries(connection, history, state, self.migration_dir, warnings)
             holder = MigrationLock(connection, lock_key(self._version_table)).holder()
             invalid = indexes.invalid_indexes(connection)
         return status_dict(self.describe_database(), self.code_version, state, assessment, holder,
                            invalid, warnings, history_limit,
-                           describe_holder(holder) if holder else None)
+                           describe_holder(holder) if holder else None, due)
 
 
 def _disk_checksum(script):

@@ -10,6 +10,7 @@ from collections import namedtuple
 from psycopg2 import sql
 
 from .history import APPLIED_OUTCOMES
+from .repeatables import is_repeatable
 from ..source.statements import NO_TRANSACTION
 
 DatabaseState = namedtuple(
@@ -57,13 +58,14 @@ def assess(state, scripts, code_version, file_checksum, allow_changed=False):
     for applied scripts that have one recorded).
     """
     problems, warnings = [], []
-    latest = _latest_by_version(state.history_rows)
+    rows = [row for row in state.history_rows if not is_repeatable(row)]  # the versioned books only
+    latest = _latest_by_version(rows)
     applied = {version: row for version, row in latest.items() if row.outcome in APPLIED_OUTCOMES}
-    baseline = max((row.version for row in state.history_rows if row.outcome == "baseline"), default=0)
+    baseline = max((row.version for row in rows if row.outcome == "baseline"), default=0)
     stored = _stored_version(state.stored_versions, problems)
     current, adopt, repair = _current_version(stored, max(applied, default=None), problems)
 
-    if not state.version_table and not state.history_rows and state.other_tables:
+    if not state.version_table and not rows and state.other_tables:
         problems.append(Problem("needs-baseline", (
             "the database has tables (%s) but no version table; if its schema is that of version N, "
             "adopt it with `migrate_tables --baseline N`" % ", ".join(state.other_tables[:5]))))

@@ -2,8 +2,11 @@
 
 
 def status_dict(database, code_version, state, assessment, holder, invalid, warnings, history_limit,
-                running):
-    """The status dict (shape in the README); `warnings` holds the scripts' own, more are added."""
+                running, repeatables=()):
+    """The status dict (shape in the README); `warnings` holds the scripts' own, more are added.
+
+    `repeatables`: the repeatable scripts a run would run, [{"file", "reason", "object"}].
+    """
     problems = list(assessment.problems)
     if holder is not None:
         # A migration is running now: its "running" row is not a crash.
@@ -26,8 +29,9 @@ def status_dict(database, code_version, state, assessment, holder, invalid, warn
         "stored_version": assessment.stored,
         "current_version": assessment.current,
         "code_version": code_version,
-        "up_to_date": assessment.current == code_version and not pending,
+        "up_to_date": assessment.current == code_version and not pending and not repeatables,
         "pending": [{"version": s.version, "file": s.name} for s in pending],
+        "repeatables": list(repeatables),
         "migration_running": running,
         "history_total": len(state.history_rows),
         "history": [history_entry(row) for row in reversed(rows)],

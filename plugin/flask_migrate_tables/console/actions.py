@@ -11,7 +11,7 @@ from ..errors import EXIT_OK, UsageError
 from ..pg.lockwait import policy
 from . import authoring
 from . import binds as bound
-from .report import Reporter, confirmation, pending_lint
+from .report import Reporter, confirmation, dry_run_repeatables, pending_lint
 
 
 def migrate_tables(migrator, options, ask, rerun):
@@ -45,6 +45,9 @@ def migrate_tables(migrator, options, ask, rerun):
 def _dry_run(migrator, options, reporter):
     assessment, planned = migrator.plan(options.to)
     reporter.dry_run(assessment, planned, pending_lint(migrator, [item.script for item in planned]))
+    from ..apply.repeatables import pending  # the repeatable scripts, after the versioned ones
+    for line in dry_run_repeatables(pending(migrator, options.to)):
+        reporter.line(line)
     if options.backup is not None:
         preview = migrator.backup_preview(options.backup, assessment.current) if planned else None
         reporter.backup_preview(preview, planned)

@@ -9,6 +9,7 @@ import threading
 import time
 
 from ..errors import EXIT_FAILED, EXIT_OK, CheckFailed
+from ..books.repeatables import reason_text, repeatables_counted
 from ..events import Listener
 from ..pg.lock import describe_holder
 from ..redact import mask_text
@@ -31,8 +32,15 @@ class Reporter(Listener):
     def notice(self, message):
         self.line("note: %s" % message)
 
-    def planned(self, database, current, target, pending):
-        self.line(migration_warning(database, current, target, pending, self.backup is not None))
+    def planned(self, database, current, target, pending, repeatables=0):
+        self.line(migration_warning(database, current, target, pending, self.backup is not None,
+                                    repeatables))
+
+    def repeatable_started(self, filename, reason):
+        self.line("Running %s (%s)" % (filename, reason))
+
+    def repeatable_finished(self, filename, seconds):
+        self.line("  applied %s in %.3fs" % (filename, seconds))
 
     def backing_up(self, database, version, path, pg_dump):
         self.line("Backing up %s (version %d) to %s with pg_dump %s (%s)" % (
@@ -71,6 +79,9 @@ class Reporter(Listener):
         self.line("  applied %s in %.3fs" % (script.name, seconds))
 
     def summary(self, result):
+        if result.repeatables:
+            self.line("Ran %d repeatable script%s" % (len(result.repeatables),
+                                                     "" if len(result.repeatables) == 1 else "s"))
         if not result.applied:
             self.line("DB is at correct version %d" % result.to_version)
             return
@@ -175,11 +186,20 @@ class _Ticker(threading.Thread):
             self.stream.write("\r\033[K")
 
 
-def migration_warning(database, current, target, pending, backing_up=False):
+def migration_warning(database, current, target, pending, backing_up=False, repeatables=0):
     """The recipe's warning: which database, from which version to which, how many scripts."""
-    return ("WARNING: this migrates the database %s from version %d to %d (%d script%s). %s" % (
+    return ("WARNING: this migrates the database %s from version %d to %d (%d script%s%s). %s" % (
         database, current, target, len(pending), "" if len(pending) == 1 else "s",
+        repeatables_counted(repeatables),
         "It is backed up first (--backup)." if backing_up else "Back it up before you go on."))
+
+
+def dry_run_repeatables(due):
+    """--dry-run's lines for the repeatable scripts that would run after the versioned ones."""
+    if not due:
+        return []
+    return ["Then these repeatable scripts would run, in order, each in its own transaction:"] + [
+        "%s (%s)" % (item.repeatable.filename, reason_text(item)) for item in due]
 
 
 def megabytes(size):
@@ -317,6 +337,9 @@ def format_status(status):
                                                 listed(names)))
     else:
         lines.append("Pending:         none")
+    if status.get("repeatables"):  # repeatable scripts a run would run
+        lines.append("Repeatable:      %s" % listed(["%s (%s%s)" % (r["file"], r["reason"], ": " + r[
+            "object"] if r["reason"] == "object missing" else "") for r in status["repeatables"]]))
     if "drift" in status:
         lines.extend(format_drift(status["drift"]))
     shown = len(status["history"])

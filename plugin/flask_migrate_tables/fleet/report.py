@@ -7,6 +7,7 @@ import tempfile
 import threading
 import time
 
+from ..books.repeatables import repeatables_counted
 from ..events import Listener
 from ..pg.lock import describe_holder
 from ..redact import mask_text
@@ -83,8 +84,12 @@ class DatabaseListener(Listener):
     def waiting_for_lock(self, holder):
         self.say("waiting for another migration to finish (%s)" % describe_holder(holder))
 
-    def planned(self, database, current, target, pending):
-        self.say("from version %d to %d: %s" % (current, target, ", ".join(s.name for s in pending)))
+    def planned(self, database, current, target, pending, repeatables=0):
+        self.say("from version %d to %d: %s%s" % (current, target, ", ".join(s.name for s in pending),
+                                                 repeatables_counted(repeatables)))
+
+    def repeatable_finished(self, filename, seconds):
+        self.say("applied %s in %.3fs" % (filename, seconds))
 
     def script_finished(self, script, seconds):
         self.say("applied %s in %.3fs" % (script.name, seconds))

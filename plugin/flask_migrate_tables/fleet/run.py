@@ -18,6 +18,7 @@ from ..errors import EXIT_FAILED, EXIT_OK, Declined, MigrationError, UsageError
 from .dry_run import dry_run, fleet_prompt
 from .each import Failure, error_text, fleet_migrator, places, run_pool
 from ..redact import mask_text
+from ..source.repeatables import discover_repeatables
 from .probe import Prober
 from .report import (AT_TARGET, FAILED, MIGRATED, NOT_STARTED, RUNNING, DatabaseListener,
                      FleetOutput, ReportFile, summary_lines)
@@ -48,7 +49,9 @@ class Fleet:
         self.where = places(migrator)
         self.scripts = migrator.scripts().scripts
         self.prober = Prober([s for s in self.scripts if s.version <= migrator.code_version],
-                             migrator.version_model, migrator.history_table, self.target_version)
+                             migrator.version_model, migrator.history_table, self.target_version,
+                             discover_repeatables(migrator.migration_dir)
+                             if self.target_version == migrator.code_version else ())
         self.output = FleetOutput(total)
         self.report = ReportFile(getattr(options, "report", None), targets, self.target_version)
         self.stopped = threading.Event()
