@@ -68,6 +68,8 @@ This file holds the public names (Migrator, Bind); the module map, by concern:
         touched.py     what each statement touches, creates and silences
         sizes.py       table sizes, for locking findings on small tables
         filter.py      squawk's findings minus what the runner makes moot
+        rerunnable.py  the rule repeatable-not-rerunnable: a statement that fails when run again
+        repeatables.py which repeatable scripts are linted, and their findings of their own
         command.py     lint_command, lint_written, lint_quietly and their report
     fleet/         many databases with the same schema: --databases FILE (docs/fleet.md)
         targets.py     the file read (one URL a line), each database's label, --shard K/N

@@ -117,8 +117,9 @@ MIGRATE_STATUS = Spec("migrate_status", "Show the database's migration state; ch
 
 LINT_MIGRATIONS = Spec("lint_migrations", "Lint the scripts the database has not run (or versions "
                                           "N ...) with squawk; exit 1 on an error.", (
-    opt("versions", many=True, type=int, metavar="N",
-        help="lint these versions (default: the scripts the database has not run)"),
+    opt("versions", many=True, metavar="N",
+        help="lint these versions, or repeatable scripts repeatable/NAME.sql (default: the scripts "
+             "the database has not run, and the repeatable scripts)"),
     opt("--all", dest="lint_all", flag=True, help="lint every script"),
     opt("--json", dest="as_json", flag=True, help="print the findings as JSON"),
     opt("--small-table-rows", type=int, metavar="ROWS",

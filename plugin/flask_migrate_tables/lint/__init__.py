@@ -48,6 +48,13 @@ script), except for a script with the `-- migrate: no-transaction` header, and
 with the server's version (`--pg-version`) when a database is at hand. A
 `.squawk.toml` in the working directory still applies (excluded rules, ...).
 
+Repeatable scripts (sql/migration/repeatable/NAME.sql) are linted too: every one
+by default and with --all, or those named (`lint_migrations repeatable/NAME.sql`).
+Beside squawk's findings, each statement that fails when its file runs again is an
+error of the rule `repeatable-not-rerunnable` (rerunnable.py), and what the runner
+refuses in a repeatable (a statement outside a transaction, files in a cycle) is
+one of the rule `runner`.
+
 `-- lint: ignore <rule>[, <rule> ...]` on the line before a statement (or in the
 comment lines right above it) silences those rules for that statement.
 
@@ -59,7 +66,8 @@ skipped silently: lint never stands in a deploy's way.
 The modules: squawk.py finds and runs squawk; rules.py holds the rules' kinds,
 levels and safe rewrites; touched.py what each statement works on, makes and
 silences; sizes.py the tables' sizes; filter.py lints scripts (squawk's findings
-minus what the runner makes moot); command.py the lint_migrations command and
+minus what the runner makes moot); rerunnable.py the rule repeatable-not-rerunnable
+and repeatables.py the repeatable scripts' own findings; command.py the lint_migrations command and
 the other commands' use of lint.
 """
 from .command import lint_command, lint_quietly, lint_written

@@ -8,6 +8,7 @@ from ..errors import (EXIT_FAILED, EXIT_OK, CheckFailed, ConfigurationError, Dat
 from ..paths import shown_path
 from ..source.files import discover
 from .filter import Result, lint
+from .repeatables import chosen_repeatables, repeatable_name, with_repeatable_findings
 from .rules import ERROR, LEVELS, finding_dict
 from .sizes import DEFAULT_SMALL_TABLE_ROWS, close_sizes, open_sizes
 from .squawk import INSTALL, SquawkMissing, find_squawk, squawk_version
@@ -57,12 +58,13 @@ def lint_command(migrator, versions=(), lint_all=False, as_json=False, small_tab
                  out=None):
     """`lint_migrations`: print the findings; the exit status (raises CheckFailed on an error)."""
     out = out or sys.stdout
-    versions = list(versions or ())
+    values = list(versions or ())
     small_table_rows = DEFAULT_SMALL_TABLE_ROWS if small_table_rows is None else small_table_rows
-    if versions and lint_all:
+    if values and lint_all:
         raise UsageError("give versions or --all, not both")
     if small_table_rows < 0:
         raise UsageError("--small-table-rows %d: give a number of rows, 0 or more" % small_table_rows)
+    versions, names = _targets(values)
     binary = find_squawk()
     scripts = discover(migrator.migration_dir).scripts
     by_version = {script.version: script for script in scripts}
@@ -70,18 +72,24 @@ def lint_command(migrator, versions=(), lint_all=False, as_json=False, small_tab
     if missing:
         raise UsageError("no script for version %s in %s" % (", ".join(missing), shown_path(
             migrator.migration_dir)))
+    repeatables = chosen_repeatables(migrator.migration_dir, names) if names or not versions \
+        else []
 
     status, unreachable = _database(migrator)
     notes = []
     pending = set()
     if status is not None:
         pending = {entry["version"] for entry in status["pending"]}
-    chosen, what = _chosen(scripts, by_version, versions, lint_all, status, pending)
+    chosen, what = _chosen(scripts, by_version, versions, lint_all, status, pending, names)
+    if repeatables and not names:
+        what += " and %s" % _plural(len(repeatables), "repeatable script")
+    chosen = chosen + repeatables
     if status is None:
         notes.append("note: no database at hand (%s): linting %s without table sizes"
-                     % (unreachable, "the versions given" if versions else "every script"))
+                     % (unreachable, "the scripts given" if values else "every script"))
     result = _lint_chosen(migrator, chosen, status is not None, pending, small_table_rows, binary,
                           notes)
+    result = with_repeatable_findings(result, repeatables)
     if as_json:
         return _print_json(result, notes, out)
     for note in notes:
@@ -94,11 +102,27 @@ def lint_command(migrator, versions=(), lint_all=False, as_json=False, small_tab
     return _print_findings(result, binary, out)
 
 
-def _chosen(scripts, by_version, versions, lint_all, status, pending):
-    """(the scripts to lint, the line that says which)."""
-    if versions:
+def _targets(values):
+    """(versions, names of repeatable scripts) of the positional arguments: `N` or
+    `repeatable/NAME.sql`."""
+    versions, names = [], []
+    for value in values:
+        if isinstance(value, int) or str(value).isdigit():
+            versions.append(int(value))
+        elif repeatable_name(str(value)):
+            names.append(repeatable_name(str(value)))
+        else:
+            raise UsageError("%s: give a version N or a repeatable script repeatable/NAME.sql"
+                             % value)
+    return versions, names
+
+
+def _chosen(scripts, by_version, versions, lint_all, status, pending, names=()):
+    """(the versioned scripts to lint, the line that says which, with the repeatables `names`)."""
+    if versions or names:
         chosen = [by_version[v] for v in sorted(set(versions))]
-        return chosen, "Linting %s" % ", ".join(script.name for script in chosen)
+        return chosen, "Linting %s" % ", ".join([script.name for script in chosen] + [
+            "repeatable/%s.sql" % name for name in sorted(set(names))])
     if lint_all or status is None:
         return scripts, "Linting all %s" % _plural(len(scripts), "script")
     chosen = [script for script in scripts if script.version in pending]

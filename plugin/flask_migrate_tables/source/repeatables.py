@@ -35,22 +35,32 @@ def discover_repeatables(migration_dir):
     statement that cannot run in a transaction, a statement that does not parse, and files
     that depend on each other in a cycle.
     """
+    return dependency_order([read_repeatable(name, path)
+                             for name, path in repeatable_files(migration_dir)])
+
+
+def repeatable_files(migration_dir):
+    """(NAME, path) of each repeatable/NAME.sql, by name; [] when the folder is missing.
+
+    Other files (a README, an editor's `x.sql~`) are left alone; a `.sql` file with
+    another name is refused (InvalidScripts).
+    """
     folder = os.path.join(migration_dir, REPEATABLE_DIR)
     try:
         entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
     except (FileNotFoundError, NotADirectoryError):
         return []
-    repeatables = []
+    found = []
     for entry in entries:
         if _is_dir(entry) or not entry.name.lower().endswith(".sql"):
-            continue  # a README, an editor's backup (`x.sql~`): not a script
+            continue
         match = REPEATABLE_NAME.fullmatch(entry.name)
         if not match:
             raise InvalidScripts(
                 "%s/%s: a repeatable script is named NAME.sql, NAME of letters, digits, _, - and .; "
                 "rename it" % (REPEATABLE_DIR, entry.name))
-        repeatables.append(read_repeatable(match.group(1), entry.path))
-    return dependency_order(repeatables)
+        found.append((match.group(1), entry.path))
+    return found
 
 
 def _is_dir(entry):
@@ -65,13 +75,17 @@ def read_repeatable(name, path):
     filename = "%s/%s.sql" % (REPEATABLE_DIR, name)
     text = read_script(path)
     plan = plan_script(text, filename)
-    if plan.mode != TRANSACTION:
-        raise InvalidScripts(_outside_transaction(filename, plan))
+    refused = outside_transaction(filename, plan)
+    if refused:
+        raise InvalidScripts(refused)
     creates, references = analyse(plan.prepared.text if plan.prepared else text, filename)
     return Repeatable(name, filename, path, text, checksum(text), plan, creates, references)
 
 
-def _outside_transaction(filename, plan):
+def outside_transaction(filename, plan):
+    """Why a repeatable script's plan cannot run whole in one transaction (one line), or None."""
+    if plan.mode == TRANSACTION:
+        return None
     for statement in plan.statements or ():
         if statement.outside_transaction:
             return ("%s: line %d: %s; a repeatable script runs whole in one transaction: move the "
