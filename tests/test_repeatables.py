@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.helpers import wait_for
+from tests.helpers import fresh_databases, wait_for
 
 TABLE = "CREATE TABLE items (id integer PRIMARY KEY, name text, price numeric);\n" \
         "INSERT INTO items VALUES (1, 'a', 10), (2, 'b', 20);\n"
@@ -213,3 +213,25 @@ def test_to_below_the_target_runs_no_repeatable(app):
     out = migrate(app)
     assert "Running repeatable/v.sql (new)" in out
     wait_for(lambda: runs(app) == {"repeatable/v.sql": ["applied"]})
+
+
+def test_a_fleet_database_at_the_target_with_a_repeatable_due_is_not_nothing_to_do(app, server_url,
+                                                                                   tmp_path):
+    write(app, "v.sql", "CREATE OR REPLACE VIEW v AS SELECT id FROM items;\n")
+    with fresh_databases(server_url, 2, prefix="fleet") as databases:
+        listing = tmp_path / "fleet.txt"
+        listing.write_text("\n".join(d.url for d in databases) + "\n")
+        first = app.manage("migrate_tables", "--databases", listing, "--yes")
+        assert first.returncode == 0, first.stdout + first.stderr
+        again = app.manage("migrate_tables", "--databases", listing, "--yes")
+        assert "0 migrated, 2 already at version 1" in again.stdout, again.stdout + again.stderr
+        databases[1].execute("DROP VIEW v")
+        third = app.manage("migrate_tables", "--databases", listing, "--yes")
+        assert third.returncode == 0, third.stdout + third.stderr
+        assert "applied repeatable/v.sql" in third.stdout, third.stdout
+        assert "(0 scripts and 1 repeatable script)" in third.stdout
+        assert "1 migrated, 1 already at version 1" in third.stdout, third.stdout
+        counts = [d.scalar("SELECT count(*) FROM version_history WHERE mode = 'repeatable'")
+                  for d in databases]
+        assert counts == [1, 2]
+        assert databases[1].query("SELECT id FROM v ORDER BY id") == [(1,), (2,)]

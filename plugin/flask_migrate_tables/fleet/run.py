@@ -18,6 +18,7 @@ from ..errors import EXIT_FAILED, EXIT_OK, Declined, MigrationError, UsageError
 from .dry_run import dry_run, fleet_prompt
 from .each import Failure, error_text, fleet_migrator, places, run_pool
 from ..redact import mask_text
+from ..books.repeatables import repeatables_counted
 from ..source.repeatables import discover_repeatables
 from .probe import Prober
 from .report import (AT_TARGET, FAILED, MIGRATED, NOT_STARTED, RUNNING, DatabaseListener,
@@ -103,14 +104,16 @@ class Fleet:
         finally:
             migrator.settings.close()
         seconds = time.monotonic() - started
-        if result.applied:
-            listener.say("migrated from version %d to %d (%d script%s) in %.3fs" % (
+        ran = [due.repeatable.filename for due, _ in result.repeatables]
+        if result.applied or ran:
+            listener.say("migrated from version %d to %d (%d script%s%s) in %.3fs" % (
                 result.from_version, result.to_version, len(result.applied),
-                "" if len(result.applied) == 1 else "s", seconds))
+                "" if len(result.applied) == 1 else "s", repeatables_counted(len(ran)), seconds))
         else:
             listener.say("at version %d; nothing to do" % result.to_version)
-        return self.finished(target, MIGRATED if result.applied else AT_TARGET,
-                             scripts=[s.name for s, _ in result.applied], seconds=round(seconds, 3),
+        return self.finished(target, MIGRATED if result.applied or ran else AT_TARGET,
+                             scripts=[s.name for s, _ in result.applied] + ran,
+                             seconds=round(seconds, 3),
                              **{"from": result.from_version, "to": result.to_version})
 
     def failed(self, target, listener, error, version, seconds):
