@@ -55,6 +55,7 @@ This file holds the public names (Migrator, Bind); the module map, by concern:
         repair.py      the engine's statements known to fail or to give another schema, made right
         supplement.py  what the engine does not write: grants, comments, statistics, CLUSTER ON, ...
         drift.py       the live schema against what its applied scripts give (migrate_status --drift)
+        repeatables.py the repeatable scripts applied to a scratch database (A, B and drift's build)
         snapshot/      the independent comparison of two databases' catalogs
             catalog.py     the catalog queries; snapshot()
             relations.py   schemas, relations, columns, types, constraints

@@ -41,6 +41,7 @@ from ..books.history import History
 from ..migrator import Migrator
 from ..settings import UrlSettings
 from .generate import generate
+from .repeatables import apply_repeatables
 from .schema_diff import engine_name, require_engine
 from .snapshot import compare as compare_schemas
 from .snapshot import describe, failures
@@ -123,8 +124,9 @@ def compare(migrator, scratch, progress=None):
                       notes)
 
 
-def build_from_migrations(migrator, url, version=None):
-    """Apply every script up to `version` (default: the code's) to the database at `url`, with the runner."""
+def build_from_migrations(migrator, url, version=None, repeatables=True):
+    """Apply every script up to `version` (default: the code's) to the database at `url`, with the
+    runner; then the repeatable scripts, unless `repeatables` is false."""
     with migrator_on(migrator, url, version) as builder:
         try:
             builder.migrate()
@@ -133,10 +135,14 @@ def build_from_migrations(migrator, url, version=None):
         except MigrationError as error:
             raise type(error)("building version %d from the migrations on a scratch database "
                               "failed: %s" % (builder.code_version, error))
+        if repeatables:
+            apply_repeatables(url, builder.migration_dir,
+                              "version %d from the migrations" % builder.code_version)
 
 
 def build_from_models(migrator, url):
-    """Create the models' tables (DDL events included) and the runner's tables at `url`."""
+    """Create the models' tables (DDL events included) and the runner's tables at `url`; then run
+    the repeatable scripts, so what they define is on both sides of the diff."""
     engine = create_engine(url, **_engine_options())
     try:
         migrator.db.metadata.create_all(bind=engine)
@@ -151,6 +157,7 @@ def build_from_models(migrator, url):
                 migrator.version_model.__table__.schema or "public").create()
     finally:
         connection.close()
+    apply_repeatables(url, migrator.migration_dir, "the models' schema")
 
 
 # -- make_migration ----------------------------------------------------------------
