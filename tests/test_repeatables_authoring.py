@@ -60,7 +60,7 @@ def test_a_failing_or_cyclic_repeatable_stops_the_build_with_one_line(sample_app
     failed = manage(sample_app, "check_migrations", "--scratch-url", scratch_url)
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert failed.stderr.count("\n") == 1 and "Traceback" not in failed.stderr
-    assert "repeatable/bad.sql: SQLSTATE 42703" in failed.stderr
+    assert "repeatable/bad.sql: line 1: SQLSTATE 42703" in failed.stderr
 
     (sample_app.migration_dir / "repeatable" / "bad.sql").unlink()
     with_repeatables(sample_app, {"a.sql": "CREATE OR REPLACE VIEW a AS SELECT * FROM b;\n",

@@ -124,20 +124,18 @@ def compare(migrator, scratch, progress=None):
                       notes)
 
 
-def build_from_migrations(migrator, url, version=None, repeatables=True):
+def build_from_migrations(migrator, url, version=None):
     """Apply every script up to `version` (default: the code's) to the database at `url`, with the
-    runner; then the repeatable scripts, unless `repeatables` is false."""
-    with migrator_on(migrator, url, version) as builder:
+    runner, as `migrate_tables --to` would: at the code's version the repeatable scripts run too."""
+    with migrator_on(migrator, url) as builder:
+        target = builder.code_version if version is None else version
         try:
-            builder.migrate()
+            builder.migrate(to=target)
         except Interrupted:  # Ctrl-C: the command removes the scratch databases and says so
             raise KeyboardInterrupt
         except MigrationError as error:
             raise type(error)("building version %d from the migrations on a scratch database "
-                              "failed: %s" % (builder.code_version, error))
-        if repeatables:
-            apply_repeatables(url, builder.migration_dir,
-                              "version %d from the migrations" % builder.code_version)
+                              "failed: %s" % (target, error))
 
 
 def build_from_models(migrator, url):

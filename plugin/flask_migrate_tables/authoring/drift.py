@@ -32,8 +32,7 @@ def drift(migrator, scratch, progress=None):
     scripts = [s for s in migrator.scripts().scripts if s.version <= version]
     built_url = scratch.create_database("migrations")
     if version:
-        # migrate_tables runs the repeatable scripts only at the code's version.
-        build_from_migrations(migrator, built_url, version, version == migrator.code_version)
+        build_from_migrations(migrator, built_url, version)  # repeatables at the code's version only
     runner_tables = (migrator.version_model.__table__.name, migrator.history_table)
     found = compare(built_url, url_text(migrator.url), exclude_tables=runner_tables)
     real = failures(found)

@@ -1,10 +1,11 @@
-"""The repeatable scripts applied to a scratch database, after the versioned scripts or the models.
+"""The repeatable scripts applied to a scratch database built from the models.
 
-Both sides of make_migration and check_migrations get them (A after its scripts,
-B after create_all), and so does drift's build: what a repeatable file defines is
-on both sides, so it is never written into a vN.sql nor reported as a difference.
-Each file runs whole in one transaction, in dependency order
-(source/repeatables.py), on a connection of its own to the scratch database.
+Side A of make_migration and check_migrations (and drift's build) gets them from
+the runner itself, as migrate_tables runs them (build.build_from_migrations); side B
+gets them here, after create_all: what a repeatable file defines is on both sides,
+so it is never written into a vN.sql nor reported as a difference. Each file runs
+whole in one transaction, in dependency order (source/repeatables.py), on a
+connection of its own to the scratch database.
 """
 from sqlalchemy.engine.url import make_url
 
