@@ -387,8 +387,8 @@ def test_flask_migrate_tables_backup(database, tmp_path):
     assert {entry["backup"] for entry in status["history"]} == {path}
 
 
-def test_sigterm_while_pg_dump_writes_removes_the_partial_file(counting_app, tmp_path):
-    app = counting_app
+def test_sigterm_while_pg_dump_writes_removes_the_partial_file(any_counting_app, tmp_path):
+    app = any_counting_app
     from flask_migrate_tables.apply.backup import find_pg_dump
     real = find_pg_dump(app.database.scalar("SELECT current_setting('server_version_num')::int")).path
     slow = tmp_path / "slow_pg_dump"
