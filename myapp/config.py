@@ -33,7 +33,7 @@ def url_from_settings(environ):
 
 # Commands that never touch the app's own database: they get the URLs they work on as
 # options (diff_schema) or make scratch databases (make_migration, check_migrations).
-# For them no embedded server is started.
+# For them, and for every help (`--help`, `flask --help`), no embedded server is started.
 WITHOUT_APP_DATABASE = {"diff_schema", "make_migration", "check_migrations"}
 # The URL the app gets then: never connected to; a use would fail to connect, not start a server.
 UNUSED_URL = "postgresql+psycopg2://unused@/unused?host=/nonexistent-no-app-database"
@@ -54,11 +54,22 @@ def running_command(argv=None):
     return None
 
 
+def touches_database(argv=None):
+    """Whether the command asked for may use the app's database: not a help (`--help`, `-?`, no
+    command: `manage.py`, `flask`), not a command in WITHOUT_APP_DATABASE."""
+    argv = sys.argv if argv is None else argv
+    command = running_command(argv)
+    if command is None or command in WITHOUT_APP_DATABASE:
+        return False
+    given = argv[1:argv.index("--")] if "--" in argv else argv[1:]
+    return not ("--help" in given or "-?" in given)  # Flask-Script's and click's (-h: a host)
+
+
 def database_url(instance_path, environ=os.environ, argv=None):
     url = environ.get("DATABASE_URL") or url_from_settings(environ)
     if url:
         return normalise_url(url)
-    if running_command(argv) in WITHOUT_APP_DATABASE:
+    if not touches_database(argv):
         return UNUSED_URL
     from flask_migrate_tables.embedded import start_embedded
     return start_embedded(os.path.join(instance_path, "pgdata"), "myapp")

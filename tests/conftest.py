@@ -111,12 +111,45 @@ def sample_app(tmp_path, database):
 
 
 @pytest.fixture
+def demo_app(tmp_path, database):
+    """A copy of the demo app (manage.py, myapp/, sql/) to edit: its own __db_version__ and
+    scripts; `python manage.py` and `python -m flask` run in the copy import its myapp."""
+    root = tmp_path / "demo"
+    root.mkdir()
+    copy_demo_app(root)
+    return SampleApp(root, database, package="myapp")
+
+
+@pytest.fixture
 def counting_app(sample_app):
     """The sample app with scripts v1 (counter and hold tables) and nothing else."""
-    sample_app.clear_scripts()
-    sample_app.write("v1.sql", COUNTER + HOLD + counted(1))
-    sample_app.set_version(1)
-    return sample_app
+    return _counting(sample_app)
+
+
+@pytest.fixture(params=["sample-app", "demo-app"])
+def any_counting_app(request):
+    """counting_app in the sample app (its manage.py is plain) and in a copy of the demo app
+    (its manage.py installs a start-up Ctrl-C handler; its factory runs inside the commands')."""
+    return _counting(request.getfixturevalue("sample_app" if request.param == "sample-app"
+                                             else "demo_app"))
+
+
+def _counting(app):
+    app.clear_scripts()
+    app.write("v1.sql", COUNTER + HOLD + counted(1))
+    app.set_version(1)
+    return app
+
+
+def copy_demo_app(root):
+    """Copy the demo app's manage.py, myapp/ and sql/ into the folder `root`."""
+    for name in ("manage.py", "myapp", "sql"):
+        source = os.path.join(REPO_ROOT, name)
+        if os.path.isdir(source):
+            shutil.copytree(source, os.path.join(str(root), name),
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, os.path.join(str(root), name))
 
 
 @pytest.fixture
@@ -135,13 +168,14 @@ def killed_outside_a_transaction(counting_app):
 
 
 class SampleApp:
-    def __init__(self, root, database):
+    def __init__(self, root, database, package="notes"):
         self.root = root
         self.database = database
+        self.package = package
         self.migration_dir = root / "sql" / "migration"
 
     def set_version(self, version):
-        init = self.root / "notes" / "__init__.py"
+        init = self.root / self.package / "__init__.py"
         lines = [("__db_version__ = %d" % version) if line.startswith("__db_version__") else line
                  for line in init.read_text().splitlines()]
         init.write_text("\n".join(lines) + "\n")
@@ -160,6 +194,11 @@ class SampleApp:
 
     def start(self, *args, **kwargs):
         return start_manage(str(self.root), args, self.database, **kwargs)
+
+    def start_flask(self, *args, **kwargs):
+        """Start `python -m flask ...` in the app's folder (FLASK_APP is its package)."""
+        return start_manage(str(self.root), args, self.database, command=["-m", "flask"],
+                            env={"FLASK_APP": self.package}, **kwargs)
 
 
 def _environment(database, extra):
@@ -181,12 +220,13 @@ def run_manage(cwd, args, database, input="", env=None, timeout=120):
         env=_environment(database, env), timeout=timeout)
 
 
-def start_manage(cwd, args, database, env=None):
-    """Start manage.py without waiting (for kill and concurrency tests)."""
+def start_manage(cwd, args, database, env=None, command=("manage.py",), new_session=False):
+    """Start manage.py without waiting (for kill and concurrency tests); `new_session`: in a
+    process group of its own, which a test may signal as a terminal does (os.killpg)."""
     return subprocess.Popen(
-        [sys.executable, "manage.py"] + [str(a) for a in args], cwd=cwd,
+        [sys.executable] + list(command) + [str(a) for a in args], cwd=cwd,
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        universal_newlines=True, env=_environment(database, env))
+        universal_newlines=True, env=_environment(database, env), start_new_session=new_session)
 
 
 @pytest.fixture

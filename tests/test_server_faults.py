@@ -212,8 +212,8 @@ def test_lost_server_names_the_script_and_the_next_run_is_correct(own_server, fa
 
 @pytest.mark.parametrize("mode", ["transaction", "no-transaction"])
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_ctrl_c_cancels_the_statement_and_says_what_is_true(counting_app, mode, signum):
-    app = counting_app
+def test_ctrl_c_cancels_the_statement_and_says_what_is_true(any_counting_app, mode, signum):
+    app = any_counting_app
     app.write("v1.sql", COUNTER + HOLD + "INSERT INTO hold VALUES (1);\n" + counted(1))
     assert app.manage("migrate_tables", "--yes").returncode == 0
     header = NO_TRANSACTION if mode == "no-transaction" else ""
@@ -253,6 +253,47 @@ def test_ctrl_c_cancels_the_statement_and_says_what_is_true(counting_app, mode, 
     assert again.returncode == 0, again.stdout + again.stderr
     assert applications(app.database) == {1: 1, 2: 1, 3: 1}
     assert app.database.version() == [3]
+
+
+def _send(process, how):
+    if how == "killpg":  # Ctrl-C in a terminal: SIGINT to the whole process group
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(how)
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM, "killpg"])
+@pytest.mark.parametrize("runner", ["sample-app", "demo-app", "demo-flask"])
+def test_a_signal_seconds_into_a_long_statement_ends_the_run_at_once(request, runner, how):
+    """Whatever ran before the command (the demo's start-up handler, its factory run inside
+    the commands' error handling), Ctrl-C or SIGTERM 3 s into `SELECT pg_sleep(8)` cancels it."""
+    app = request.getfixturevalue("sample_app" if runner == "sample-app" else "demo_app")
+    app.clear_scripts()
+    app.write("v1.sql", "CREATE TABLE t1 (id int);\n")
+    app.write("v2.sql", "CREATE TABLE t2 (id int);\nSELECT pg_sleep(8);\n")
+    app.set_version(2)
+    start = time.monotonic()
+    if runner == "demo-flask":
+        process = app.start_flask("migrate-tables", "--yes", new_session=True)
+    else:
+        process = app.start("migrate_tables", "--yes", new_session=True)
+    wait_for(lambda: app.database.scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(8)%'"
+        " AND state = 'active' AND pid <> pg_backend_pid() AND datname = current_database()") > 0)
+    sleeping_since = time.monotonic()
+    time.sleep(max(0.5, 3.0 - (sleeping_since - start)))
+    sent = time.monotonic()
+    _send(process, how)
+    result = Finished(process, timeout=30)
+    ended = time.monotonic()
+
+    line = one_line(result, 130)
+    assert "v2.sql" in line and "interrupted" in line, line
+    assert ended - sent < 3, ended - sent
+    assert ended - sleeping_since < 6.5, ended - sleeping_since  # pg_sleep(8) did not run out
+    assert app.database.version() == [1]
+    assert "t2" not in app.database.tables()
+    assert app.database.history()[-1][:3] == (2, "v2.sql", "interrupted")
 
 
 @pytest.mark.parametrize("which", ["myapp"])  # the sample app's manage.py is the README's, plain

@@ -154,17 +154,34 @@ def _too_old(need, looked):
         "and run without --backup; nothing was run" % (need, need, found, need, ENV))
 
 
-def restore_command(pg_dump, database, path):
-    """The line that restores the backup: pg_restore of PATH when it is pg_dump's sibling."""
+def restore_command(pg_dump, params, path):
+    """The line that restores the backup into the same server and database, runnable as printed.
+
+    pg_restore of PATH (pg_dump's sibling when PATH's is another) with the URL's host, port,
+    user and database; never its password: a shell comment after the command says where
+    pg_restore takes it from. With another libpq setting in the URL (sslmode, ...) `-d` is a
+    connection string holding it and the database.
+    """
     sibling = os.path.join(os.path.dirname(pg_dump.path), "pg_restore")
     on_path = shutil.which("pg_restore")
     if on_path and os.path.dirname(os.path.abspath(on_path)) == os.path.dirname(pg_dump.path):
         tool = "pg_restore"
     elif os.path.isfile(sibling):
-        tool = shlex.quote(sibling)  # the one on PATH may be too old to read this archive
+        tool = sibling  # the one on PATH may be too old to read this archive
     else:
         tool = "pg_restore"
-    return "%s --clean --if-exists -d %s %s" % (tool, shlex.quote(database), shlex.quote(path))
+    argv = [tool, "--clean", "--if-exists"]
+    for flag, key in (("-h", "host"), ("-p", "port"), ("-U", "user")):
+        if params.get(key) is not None:
+            argv += [flag, str(params[key])]
+    others = {key: value for key, value in params.items()
+              if key not in ("host", "port", "user", "password", "dbname")}
+    database = database_name(params)
+    argv += ["-d", _conninfo(dict(others, dbname=database)) if others else database, path]
+    line = " ".join(shlex.quote(arg) for arg in argv)
+    if params.get("password") is not None:
+        line += "  # its password: set PGPASSWORD or put it in ~/.pgpass"
+    return line
 
 
 # -- making it ---------------------------------------------------------------------------
@@ -310,4 +327,4 @@ def make(params, path, folder, pg_dump, version, starting=None):
     log.info("Backed up %s (version %d) to %s: %d bytes in %.1fs", database, version, path, size,
              seconds)
     return Backup(path, database, version, size, seconds, pg_dump,
-                  restore_command(pg_dump, database, path))
+                  restore_command(pg_dump, params, path))

@@ -66,14 +66,23 @@ def _prompt_bool(question):
             return True
 
 
+# Whether SIG_IGN on SIGINT is this module's (set when a command ended), not the process's own.
+_IGNORING = {"ours": False}
+
+
 def command_started():
     """Python's own Ctrl-C handler again, in place of the one manage.py installs while starting.
 
-    Returns whether it took over; `command_ended` then ignores a Ctrl-C that comes while
-    the finished process exits (it would only print a traceback).
+    Decided once per process: a command that starts after an earlier wrapped call ended (the
+    app factory, run inside `exit_on_error`) takes over again from the ignoring that call left;
+    a command nested inside another finds Python's handler and leaves it. Returns whether it
+    took over; `command_ended` then ignores a Ctrl-C that comes while the finished process
+    exits (it would only print a traceback).
     """
-    if getattr(signal.getsignal(signal.SIGINT), "while_starting", False):
+    handler = signal.getsignal(signal.SIGINT)
+    if getattr(handler, "while_starting", False) or (handler is signal.SIG_IGN and _IGNORING["ours"]):
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        _IGNORING["ours"] = False
         return True
     return False
 
@@ -81,3 +90,4 @@ def command_started():
 def command_ended(took_over):
     if took_over:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _IGNORING["ours"] = True

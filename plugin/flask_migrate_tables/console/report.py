@@ -317,6 +317,21 @@ def format_drift(drift):
     return lines
 
 
+# The history table's narrowest columns: started, version, file, duration, outcome (then user@host).
+HISTORY_WIDTHS = (19, 5, 28, 9, 16)
+
+
+def padded(rows, minimum=()):
+    """The rows of a table (lists of text), every column but the last padded to its widest cell
+    (at least `minimum`'s width), so the columns line up whatever a cell holds."""
+    if not rows:
+        return []
+    widths = [max([len(row[column]) for row in rows] + list(minimum[column:column + 1]))
+              for column in range(len(rows[0]) - 1)]
+    return [[cell.ljust(width) for cell, width in zip(row, widths)] + row[len(widths):]
+            for row in rows]
+
+
 def format_status(status):
     lines = [
         "Database:        %s" % status["database"],
@@ -348,12 +363,12 @@ def format_status(status):
         "all" if shown == status["history_total"] else "last %d" % shown, status["history_total"]))
     if not status["history"]:
         lines.append("  (empty)")
-    for entry in status["history"]:
-        duration = "%.3fs" % entry["duration_s"] if entry["duration_s"] is not None else "-"
-        lines.append("  %s  v%-4d %-28s %-9s %-16s %s@%s" % (
-            (entry["started_at"] or "")[:19].replace("T", " "), entry["version"],
-            entry["file"] or "-", duration, entry["outcome"], entry["os_user"] or "?",
-            entry["host"] or "?"))
+    rows = [[(entry["started_at"] or "")[:19].replace("T", " "), "v%d" % entry["version"],
+             entry["file"] or "-",
+             "%.3fs" % entry["duration_s"] if entry["duration_s"] is not None else "-",
+             entry["outcome"], "%s@%s" % (entry["os_user"] or "?", entry["host"] or "?")]
+            for entry in status["history"]]
+    lines.extend("  %s  %s %s %s %s %s" % tuple(cells) for cells in padded(rows, HISTORY_WIDTHS))
     if status["warnings"]:
         lines.append("")
         lines.append("Warnings:")
