@@ -34,7 +34,7 @@ from .pg import run as runs
 from .pg.lock import DEFAULT_LOCK_TIMEOUT, MigrationLock, describe_holder, lock_key
 from .pg.privileges import check_privileges
 from .settings import AppSettings
-from .source.files import check_sequence, checksum, discover, read_script
+from .source.files import above_note, above_target, check_sequence, checksum, discover, read_script
 from .source.preflight import preflight
 from .source.statements import plan_script
 
@@ -50,6 +50,8 @@ _Books = namedtuple("_Books", "history state assessment pending")
 
 
 class Migrator:
+    target_name = "__db_version__"  # what messages call the target (a bind's: binds['name'])
+
     def __init__(self, db, version_model, code_version, sql_dir=None, history_table="version_history",
                  settings=None, app=None, binds=None):
         """`sql_dir` defaults to the app's SQL_DIR setting, else `sql/` beside the app's package,
@@ -79,10 +81,14 @@ class Migrator:
         return getattr(self.settings, "migration_dir", None) or os.path.join(self.sql_dir, "migration")
 
     def scripts(self):
-        """The scripts on disk, checked to form a sequence up to the code's version."""
+        """The scripts on disk, checked to form a sequence up to the code's version; those above it."""
         discovery = discover(self.migration_dir)
         check_sequence(discovery.scripts, self.code_version)
-        return discovery
+        return above_target(discovery, self.code_version)
+
+    def above_note(self, above):
+        """What to say of scripts above the code's version: they do not run until it is raised."""
+        return above_note(above, self.code_version, self.target_name)
 
     @property
     def url(self):
@@ -153,6 +159,8 @@ class Migrator:
         discovery = self.scripts()
         for name in discovery.ignored:
             listener.notice("ignored %s: not a migration name (vN.sql or vN_description.sql)" % name)
+        if discovery.above:  # the forgotten bump: said, and the run still goes to the target only
+            listener.scripts_above(self.above_note(discovery.above))
         return discovery
 
     def _announce(self, locked, discovery, request, confirm):
@@ -277,7 +285,7 @@ class Migrator:
 
     def status(self, history_limit=10):
         """What `migrate_status` shows, as one JSON-ready dict (shape in the README)."""
-        discovery = discover(self.migration_dir)
+        discovery = above_target(discover(self.migration_dir), self.code_version)
         warnings = ["ignored %s: not a migration name" % name for name in discovery.ignored]
         try:
             check_sequence(discovery.scripts, self.code_version)
@@ -289,7 +297,7 @@ class Migrator:
             invalid = indexes.invalid_indexes(connection)
         return status_dict(self.describe_database(), self.code_version, state, assessment, holder,
                            invalid, warnings, history_limit,
-                           describe_holder(holder) if holder else None)
+                           describe_holder(holder) if holder else None, discovery.above)
 
 
 def _disk_checksum(script):

@@ -2,8 +2,9 @@
 
 
 def status_dict(database, code_version, state, assessment, holder, invalid, warnings, history_limit,
-                running):
-    """The status dict (shape in the README); `warnings` holds the scripts' own, more are added."""
+                running, above=()):
+    """The status dict (shape in the README); `warnings` holds the scripts' own, more are added;
+    `above`: the scripts above the code's version (not a warning: a fleet says them once)."""
     problems = list(assessment.problems)
     if holder is not None:
         # A migration is running now: its "running" row is not a crash.
@@ -28,6 +29,7 @@ def status_dict(database, code_version, state, assessment, holder, invalid, warn
         "code_version": code_version,
         "up_to_date": assessment.current == code_version and not pending,
         "pending": [{"version": s.version, "file": s.name} for s in pending],
+        "above_target": [{"version": s.version, "file": s.name} for s in above],
         "migration_running": running,
         "history_total": len(state.history_rows),
         "history": [history_entry(row) for row in reversed(rows)],

@@ -6,7 +6,7 @@ import sys
 from ..errors import (EXIT_FAILED, EXIT_OK, CheckFailed, ConfigurationError, DatabaseFailure,
                       MigrationError, UsageError)
 from ..paths import shown_path
-from ..source.files import discover
+from ..source.files import above_target, discover
 from .filter import Result, lint
 from .rules import ERROR, LEVELS, finding_dict
 from .sizes import DEFAULT_SMALL_TABLE_ROWS, close_sizes, open_sizes
@@ -64,7 +64,8 @@ def lint_command(migrator, versions=(), lint_all=False, as_json=False, small_tab
     if small_table_rows < 0:
         raise UsageError("--small-table-rows %d: give a number of rows, 0 or more" % small_table_rows)
     binary = find_squawk()
-    scripts = discover(migrator.migration_dir).scripts
+    discovery = above_target(discover(migrator.migration_dir), migrator.code_version)
+    scripts = discovery.scripts
     by_version = {script.version: script for script in scripts}
     missing = [str(v) for v in versions if v not in by_version]
     if missing:
@@ -76,7 +77,10 @@ def lint_command(migrator, versions=(), lint_all=False, as_json=False, small_tab
     pending = set()
     if status is not None:
         pending = {entry["version"] for entry in status["pending"]}
-    chosen, what = _chosen(scripts, by_version, versions, lint_all, status, pending)
+    above = discovery.above if status is not None and not (versions or lint_all) else []
+    chosen, what = _chosen(scripts, by_version, versions, lint_all, status, pending, above)
+    if above:  # the forgotten bump: linted with the pending ones, and said
+        notes.append("note: %s" % migrator.above_note(above))
     if status is None:
         notes.append("note: no database at hand (%s): linting %s without table sizes"
                      % (unreachable, "the versions given" if versions else "every script"))
@@ -94,17 +98,25 @@ def lint_command(migrator, versions=(), lint_all=False, as_json=False, small_tab
     return _print_findings(result, binary, out)
 
 
-def _chosen(scripts, by_version, versions, lint_all, status, pending):
-    """(the scripts to lint, the line that says which)."""
+def _chosen(scripts, by_version, versions, lint_all, status, pending, above=()):
+    """(the scripts to lint, the line that says which); `above`: the scripts above the code's
+    version, linted with the pending ones by default."""
     if versions:
         chosen = [by_version[v] for v in sorted(set(versions))]
         return chosen, "Linting %s" % ", ".join(script.name for script in chosen)
     if lint_all or status is None:
         return scripts, "Linting all %s" % _plural(len(scripts), "script")
     chosen = [script for script in scripts if script.version in pending]
-    return chosen, "Linting %s (the database is at version %d)%s" % (
+    what = "Linting %s (the database is at version %d)%s" % (
         _plural(len(chosen), "pending script"), status["current_version"],
         ": " + ", ".join(s.name for s in chosen) if 0 < len(chosen) <= 10 else "")
+    names = ", ".join(s.name for s in above)
+    if above and not chosen:
+        what = "Linting %s, above the code's version (the database is at version %d and runs " \
+            "no script)" % (names, status["current_version"])
+    elif above:
+        what += "; and %s, above the code's version" % names
+    return chosen + list(above), what
 
 
 def _lint_chosen(migrator, chosen, with_database, pending, small_table_rows, binary, notes):
