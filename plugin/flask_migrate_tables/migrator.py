@@ -32,10 +32,9 @@ from .pg import indexes
 from .pg import lockwait
 from .pg import run as runs
 from .pg.lock import DEFAULT_LOCK_TIMEOUT, MigrationLock, describe_holder, lock_key
-from .pg.privileges import check_privileges
+from .refusals import refuse_early
 from .settings import AppSettings
 from .source.files import above_note, above_target, check_sequence, checksum, discover, read_script
-from .source.preflight import preflight
 from .source.statements import plan_script
 
 log = logging.getLogger("flask_migrate_tables")
@@ -47,6 +46,8 @@ PlannedScript = namedtuple("PlannedScript", "script plan")
 _Request = namedtuple("_Request", "to target allow_changed retry mark_applied backup listener policy")
 # What a read under the lock found: the history, the state, its assessment, the scripts to consider.
 _Books = namedtuple("_Books", "history state assessment pending")
+# What the checks before the prompt leave for the run: pg_dump for --backup (or None), the preflight's.
+_Early = namedtuple("_Early", "dump prepared")
 
 
 class Migrator:
@@ -139,14 +140,13 @@ class Migrator:
                            policy)
         started = time.monotonic()
         with self._session(lock_timeout) as locked:
-            dump, unchanged = self._announce(locked, discovery, request, confirm)
+            early, unchanged = self._announce(locked, discovery, request, confirm)
             if unchanged is not None:  # nothing to do needs no lock
                 return Result(unchanged, unchanged, [], time.monotonic() - started)
             locked.lock(listener)
             books = self._read_locked(locked, discovery, request)
-            prepared = preflight(books.pending, locked.connection.server_version, request.policy,
-                                 utf8=locked.connection.encoding in ("UTF8", "UNICODE"))
-            self._check_and_back_up(locked, books, request, dump)
+            prepared = early.prepared
+            self._back_up(locked, books, request, early.dump)
             version_row, who = self._version_row(), conn.who()
             from_version, pending = self._keep_books(books, request, version_row, who)
             to_run = {s.version for s in pending}
@@ -164,10 +164,18 @@ class Migrator:
         return discovery
 
     def _announce(self, locked, discovery, request, confirm):
-        """Before the lock: read, say what will run, ask; (pg_dump for --backup, None) or (None, version)."""
-        _, _, assessment = self._read(locked.connection, locked.start, discovery.scripts,
-                                      request.allow_changed)
+        """Before the lock: read, refuse what cannot run (refusals.py), say what will run, ask;
+        (_Early, None) or, with nothing to do, (None, the version)."""
+        history, state, assessment = self._read(locked.connection, locked.start, discovery.scripts,
+                                                request.allow_changed)
+        self.target(request.to, assessment.current)
+        if reconcile.nothing_to_do(assessment, request.target, request.retry, request.mark_applied):
+            if request.backup is not None:
+                request.listener.notice("no backup made (--backup): no script to run")
+            return None, assessment.current
         upcoming = [s for s in assessment.pending if s.version <= request.target]
+        prepared = refuse_early(locked, _Books(history, state, assessment, upcoming), request,
+                                self.version_model.__table__.schema, self._version_table)
         # A pg_dump too old for the server is refused before the question, not after.
         dump = backups.find_pg_dump(locked.connection.server_version) \
             if request.backup is not None and upcoming else None
@@ -177,12 +185,7 @@ class Migrator:
                                      upcoming)
             if confirm is not None and not confirm(upcoming):
                 raise Declined("declined; the database was not changed")
-        if reconcile.nothing_to_do(assessment, request.target, request.retry, request.mark_applied):
-            self.target(request.to, assessment.current)
-            if request.backup is not None:
-                request.listener.notice("no backup made (--backup): no script to run")
-            return None, assessment.current
-        return dump, None
+        return _Early(dump, prepared), None
 
     def _read_locked(self, locked, discovery, request):
         """Read again under the lock (another server may have just migrated); refuse what cannot run."""
@@ -195,13 +198,11 @@ class Migrator:
             reconcile.check_mark_applied(assessment, request.mark_applied, pending)
         return _Books(history, state, assessment, pending)
 
-    def _check_and_back_up(self, locked, books, request, dump):
-        """The role's privileges checked, then --backup made: both before anything changes."""
+    def _back_up(self, locked, books, request, dump):
+        """--backup made under the lock, before anything changes (the role was checked before the
+        prompt: refusals.py)."""
         mark = request.mark_applied
         to_run = [s for s in books.pending if mark is None or s.version > mark]
-        check_privileges(locked.connection, books.history, books.state,
-                         self.version_model.__table__.schema or books.history.schema,
-                         self._version_table, backup_column=request.backup is not None and bool(to_run))
         if request.backup is not None:  # the database as it is before this run changes anything
             books.history.backup = backup_step.back_up(
                 request.backup, locked, dump, books.assessment.current, to_run, request.listener,
