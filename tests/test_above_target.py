@@ -37,6 +37,9 @@ def test_migrate_tables_notes_the_script_above_and_migrates_to_the_target_only(s
                                                           (2, "v2.sql", "applied")]
     assert "x" not in {c[1] for c in app.database.catalog()["columns"] if c[0] == "notes"}
 
+    dry = succeeded(app.manage("migrate_tables", "--dry-run"))
+    assert NOTE in dry.stdout.splitlines(), dry.stdout
+
     # Already at 2: still said, nothing run.
     again = succeeded(app.manage("migrate_tables", "--yes"))
     assert NOTE in again.stdout.splitlines(), again.stdout
