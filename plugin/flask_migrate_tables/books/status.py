@@ -2,10 +2,11 @@
 
 
 def status_dict(database, code_version, state, assessment, holder, invalid, warnings, history_limit,
-                running, repeatables=()):
+                running, repeatables=(), above=()):
     """The status dict (shape in the README); `warnings` holds the scripts' own, more are added.
 
-    `repeatables`: the repeatable scripts a run would run, [{"file", "reason", "object"}].
+    `repeatables`: the repeatable scripts a run would run, [{"file", "reason", "object"}];
+    `above`: the scripts above the code's version (not a warning: a fleet says them once).
     """
     problems = list(assessment.problems)
     if holder is not None:
@@ -32,6 +33,7 @@ def status_dict(database, code_version, state, assessment, holder, invalid, warn
         "up_to_date": assessment.current == code_version and not pending and not repeatables,
         "pending": [{"version": s.version, "file": s.name} for s in pending],
         "repeatables": list(repeatables),
+        "above_target": [{"version": s.version, "file": s.name} for s in above],
         "migration_running": running,
         "history_total": len(state.history_rows),
         "history": [history_entry(row) for row in reversed(rows)],

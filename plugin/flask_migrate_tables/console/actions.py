@@ -44,6 +44,9 @@ def migrate_tables(migrator, options, ask, rerun):
 
 def _dry_run(migrator, options, reporter):
     assessment, planned = migrator.plan(options.to)
+    above = migrator.scripts().above
+    if above:  # the forgotten bump, said as the run would say it
+        reporter.scripts_above(migrator.above_note(above))
     reporter.dry_run(assessment, planned, pending_lint(migrator, [item.script for item in planned]))
     from ..apply.repeatables import pending  # the repeatable scripts, after the versioned ones
     for line in dry_run_repeatables(pending(migrator, options.to)):

@@ -102,14 +102,23 @@ def check_migrations_command(migrator, scratch_url=None):
         for line in comparison.missed:
             print("    %s" % line)
         sys.stdout.flush()
-        raise CheckFailed("the migrations do not give the models' schema; write the missing "
-                          "script by hand")
+        raise _differ(migrator, comparison, "write the missing script by hand")
     print("The models differ from what the migrations up to version %d give. "
           "Missing from the migrations:\n" % comparison.version)
     print(comparison.sql, end="")
     sys.stdout.flush()
-    raise CheckFailed("the migrations do not give the models' schema; write the missing "
-                      "script with `python manage.py make_migration`")
+    raise _differ(migrator, comparison, "write the missing script with `python manage.py "
+                                         "make_migration`")
+
+
+def _differ(migrator, comparison, advice):
+    """check_migrations' failure: a script above the code's version is named (the forgotten
+    bump, most likely the missing part), else `advice`."""
+    above = migrator.scripts().above
+    if above:
+        return CheckFailed("the migrations up to version %d do not give the models' schema, and "
+                           "%s" % (comparison.version, migrator.above_note(above)))
+    return CheckFailed("the migrations do not give the models' schema; %s" % advice)
 
 
 def diff_schema_command(source, target):

@@ -71,7 +71,7 @@ def named(error, name):
 def status(migrator, options):
     """migrate_status on each chosen database: all shown, then --check over all of them."""
     from .authoring import read_status
-    from .report import format_status, status_exit_code
+    from .report import above_text, format_status, status_exit_code
     targets, shown, behind = picked(migrator, options), [], []
     for name, target in targets:
         try:
@@ -84,7 +84,8 @@ def status(migrator, options):
         found["bind"] = name
         shown.append(found)
         if status_exit_code(found) != EXIT_OK:
-            behind.append(binds.label(name))
+            why = above_text(found)
+            behind.append(binds.label(name) + (" (%s)" % why if why else ""))
         if not options.as_json:
             if len(targets) > 1:
                 header(name)

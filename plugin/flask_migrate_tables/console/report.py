@@ -13,6 +13,7 @@ from ..books.repeatables import reason_text, repeatables_counted
 from ..events import Listener
 from ..pg.lock import describe_holder
 from ..redact import mask_text
+from ..source.files import Script, above_note
 
 LIVE_AFTER_SECONDS = 3.0
 
@@ -287,6 +288,8 @@ def show_status(status, as_json=False, check=False):
     print(json.dumps(status, indent=2) if as_json else format_status(status))
     if check and status_exit_code(status) != EXIT_OK:
         if not as_json:  # JSON readers take the document and the status, nothing on stderr
+            if status["up_to_date"] and not status["warnings"] and status.get("above_target"):
+                raise CheckFailed(above_text(status))
             if status["up_to_date"] and not status["warnings"]:
                 raise CheckFailed("the schema has drifted from what the scripts up to version %d "
                                   "give (listed above)" % status["drift"]["version"])
@@ -296,10 +299,23 @@ def show_status(status, as_json=False, check=False):
 
 
 def status_exit_code(status):
-    """--check: 0 only when the database is exactly at the code's version with no warnings
-    (and, with --drift, no drift)."""
+    """--check: 0 only when the database is exactly at the code's version with no warnings, no
+    script above that version (a deploy that would ship a script it never runs) and, with --drift,
+    no drift."""
     drifted = bool(status.get("drift", {}).get("differences"))
-    return EXIT_OK if status["up_to_date"] and not status["warnings"] and not drifted else EXIT_FAILED
+    return EXIT_OK if status["up_to_date"] and not status["warnings"] and not drifted \
+        and not status.get("above_target") else EXIT_FAILED
+
+
+def target_name(status):
+    return "binds[%r]" % status["bind"] if status.get("bind") else "__db_version__"
+
+
+def above_text(status):
+    """What to say of a status's scripts above the target (source/files.py's words); None: none."""
+    above = status.get("above_target")
+    return above_note([Script(e["version"], e["file"]) for e in above], status["code_version"],
+                      target_name(status)) if above else None
 
 
 def format_drift(drift):
@@ -339,8 +355,7 @@ def format_status(status):
         "Stored version:  %s" % ("none (no version table)" if status["stored_version"] is None
                                  else status["stored_version"]),
         "Applied version: %d" % status["current_version"],
-        "Code version:    %d (%s)" % (status["code_version"], "binds[%r]" % status["bind"]
-                                      if status.get("bind") else "__db_version__"),
+        "Code version:    %d (%s)" % (status["code_version"], target_name(status)),
     ]
     if "bind" in status:  # --bind, --all-binds
         lines.insert(0, "Bind:            %s" % (status["bind"] or "none (the default database)"))
@@ -355,6 +370,10 @@ def format_status(status):
     if status.get("repeatables"):  # repeatable scripts a run would run
         lines.append("Repeatable:      %s" % listed(["%s (%s%s)" % (r["file"], r["reason"], ": " + r[
             "object"] if r["reason"] == "object missing" else "") for r in status["repeatables"]]))
+    if status.get("above_target"):
+        above = status["above_target"]
+        lines.append("Above target:    %s (not run: raise %s to %d)" % (
+            listed([e["file"] for e in above]), target_name(status), above[-1]["version"]))
     if "drift" in status:
         lines.extend(format_drift(status["drift"]))
     shown = len(status["history"])

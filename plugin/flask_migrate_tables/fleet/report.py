@@ -78,6 +78,9 @@ class DatabaseListener(Listener):
     def notice(self, message):
         self.say("note: %s" % message)
 
+    def scripts_above(self, message):
+        pass  # the fleet says it once (run.py), not once per database
+
     def lock_retry(self, message):
         self.say(message)
 

@@ -48,7 +48,8 @@ class Fleet:
         self.migrator, self.options, self.targets, self.waits = migrator, options, targets, waits
         self.target_version = migrator.target(options.to)
         self.where = places(migrator)
-        self.scripts = migrator.scripts().scripts
+        discovery = migrator.scripts()
+        self.scripts, self.above = discovery.scripts, discovery.above
         self.prober = Prober([s for s in self.scripts if s.version <= migrator.code_version],
                              migrator.version_model, migrator.history_table, self.target_version,
                              discover_repeatables(migrator.migration_dir)
@@ -157,6 +158,8 @@ class Fleet:
 def migrate_fleet(migrator, options, ask, waits):
     """`migrate_tables --databases FILE`: the exit status."""
     fleet = Fleet(migrator, options, *selected_targets(options), waits=waits)
+    if fleet.above:  # once for the fleet: each database's listener keeps it to itself
+        fleet.output.line("note: %s" % migrator.above_note(fleet.above))
     with lockwait.wait_callback():  # over every thread's connections, for the whole fleet
         if options.dry_run:
             return dry_run(fleet)

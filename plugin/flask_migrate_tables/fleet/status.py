@@ -11,7 +11,8 @@ from collections import Counter
 import psycopg2
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..errors import EXIT_FAILED, EXIT_OK, MigrationError
+from ..errors import EXIT_FAILED, EXIT_OK, InvalidScripts, MigrationError
+from ..source.files import above_target, discover
 from .each import error_text, fleet_migrator, places, run_pool
 from .targets import read_targets
 
@@ -56,9 +57,19 @@ def read_fleet(migrator, targets):
     return [entries[t.position] for t in targets]
 
 
-def fleet_document(code_version, entries):
+def above(migrator):
+    """The scripts above the code's version, said once for the fleet ([] when unreadable: each
+    database's entry says why)."""
+    try:
+        return above_target(discover(migrator.migration_dir), migrator.code_version).above
+    except InvalidScripts:
+        return []
+
+
+def fleet_document(code_version, entries, above_scripts=()):
     versions = Counter(str(e["version"]) for e in entries if e["state"] != "unreachable")
     document = {"code_version": code_version, "databases": len(entries),
+                "above_target": [{"version": s.version, "file": s.name} for s in above_scripts],
                 "by_version": dict(sorted(versions.items())),
                 "at_target": sum(1 for e in entries if e["state"] == "at-target")}
     for kind in KINDS:
@@ -66,9 +77,12 @@ def fleet_document(code_version, entries):
     return document
 
 
-def format_fleet(document, total):
+def format_fleet(document, total, note=None):
+    """`note`: what to say of the scripts above the code's version (Migrator.above_note)."""
     lines = ["Fleet:           %d databases; code version %d (__db_version__)"
              % (document["databases"], document["code_version"])]
+    if note:
+        lines.append("Above target:    %s" % note)
     lines += ["  version %-7s %d" % (version, count) for version, count in document["by_version"].items()]
     lines.append("At the target:   %d" % document["at_target"])
     for kind in KINDS:
@@ -81,8 +95,10 @@ def format_fleet(document, total):
 def fleet_status(migrator, options):
     """The command's body: print, and with --check exit 1 unless every database is at the target."""
     targets = read_targets(options.databases)
-    document = fleet_document(migrator.code_version, read_fleet(migrator, targets))
-    print(json.dumps(document, indent=2) if options.as_json else format_fleet(document, len(targets)))
-    if options.check and document["at_target"] != document["databases"]:
+    found = above(migrator)
+    document = fleet_document(migrator.code_version, read_fleet(migrator, targets), found)
+    print(json.dumps(document, indent=2) if options.as_json else format_fleet(
+        document, len(targets), migrator.above_note(found) if found else None))
+    if options.check and (document["at_target"] != document["databases"] or found):
         return EXIT_FAILED
     return EXIT_OK

@@ -6,7 +6,7 @@ import sys
 from ..errors import (EXIT_FAILED, EXIT_OK, CheckFailed, ConfigurationError, DatabaseFailure,
                       MigrationError, UsageError)
 from ..paths import shown_path
-from ..source.files import discover
+from ..source.files import above_target, discover
 from .filter import Result, lint
 from .repeatables import chosen_repeatables, repeatable_name, with_repeatable_findings
 from .rules import ERROR, LEVELS, finding_dict
@@ -66,7 +66,8 @@ def lint_command(migrator, versions=(), lint_all=False, as_json=False, small_tab
         raise UsageError("--small-table-rows %d: give a number of rows, 0 or more" % small_table_rows)
     versions, names = _targets(values)
     binary = find_squawk()
-    scripts = discover(migrator.migration_dir).scripts
+    discovery = above_target(discover(migrator.migration_dir), migrator.code_version)
+    scripts = discovery.scripts
     by_version = {script.version: script for script in scripts}
     missing = [str(v) for v in versions if v not in by_version]
     if missing:
@@ -80,7 +81,10 @@ def lint_command(migrator, versions=(), lint_all=False, as_json=False, small_tab
     pending = set()
     if status is not None:
         pending = {entry["version"] for entry in status["pending"]}
-    chosen, what = _chosen(scripts, by_version, versions, lint_all, status, pending, names)
+    above = discovery.above if status is not None and not (versions or names or lint_all) else []
+    chosen, what = _chosen(scripts, by_version, versions, lint_all, status, pending, names, above)
+    if above:  # the forgotten bump: linted with the pending ones, and said
+        notes.append("note: %s" % migrator.above_note(above))
     if repeatables and not names:
         what += " and %s" % _plural(len(repeatables), "repeatable script")
     chosen = chosen + repeatables
@@ -117,8 +121,9 @@ def _targets(values):
     return versions, names
 
 
-def _chosen(scripts, by_version, versions, lint_all, status, pending, names=()):
-    """(the versioned scripts to lint, the line that says which, with the repeatables `names`)."""
+def _chosen(scripts, by_version, versions, lint_all, status, pending, names=(), above=()):
+    """(the versioned scripts to lint, the line that says which, with the repeatables `names`);
+    `above`: the scripts above the code's version, linted with the pending ones by default."""
     if versions or names:
         chosen = [by_version[v] for v in sorted(set(versions))]
         return chosen, "Linting %s" % ", ".join([script.name for script in chosen] + [
@@ -126,9 +131,16 @@ def _chosen(scripts, by_version, versions, lint_all, status, pending, names=()):
     if lint_all or status is None:
         return scripts, "Linting all %s" % _plural(len(scripts), "script")
     chosen = [script for script in scripts if script.version in pending]
-    return chosen, "Linting %s (the database is at version %d)%s" % (
+    what = "Linting %s (the database is at version %d)%s" % (
         _plural(len(chosen), "pending script"), status["current_version"],
         ": " + ", ".join(s.name for s in chosen) if 0 < len(chosen) <= 10 else "")
+    names = ", ".join(s.name for s in above)
+    if above and not chosen:
+        what = "Linting %s, above the code's version (the database is at version %d and runs " \
+            "no script)" % (names, status["current_version"])
+    elif above:
+        what += "; and %s, above the code's version" % names
+    return chosen + list(above), what
 
 
 def _lint_chosen(migrator, chosen, with_database, pending, small_table_rows, binary, notes):

@@ -1,4 +1,5 @@
-"""The check, before anything changes, that the role may keep the books (history and version tables)."""
+"""The check, before anything changes, that the role may keep the books (history and version tables)
+and that its transactions may write at all (a read-only role, database or standby is refused)."""
 from psycopg2 import sql
 
 from ..errors import ConfigurationError
@@ -16,6 +17,8 @@ def check_privileges(connection, history, state, version_schema, version_table_n
              history_table: "%s.%s" % (history.schema, history.table_name)}
     missing = []
     with connection.cursor() as cursor:
+        check_writable(cursor)
+
         def lacking(kind, target, privileges):
             lacks = []
             for privilege in privileges:
@@ -44,6 +47,37 @@ def check_privileges(connection, history, state, version_schema, version_table_n
         raise ConfigurationError(
             "the role %s lacks %s; nothing was changed; grant it (the plugin's docs/failures.md, "
             "\"Privileges the migration role needs\") or migrate as a role that has it" % (role, "; ".join(missing)))
+
+
+# Where default_transaction_read_only = on comes from (pg_settings.source): (said as, turned off by).
+READ_ONLY_SOURCES = {
+    "user": ("for the role", "ALTER ROLE {role} SET default_transaction_read_only = off"),
+    "database": ("for the database", "ALTER DATABASE {database} SET default_transaction_read_only = off"),
+    "database user": ("for the role in this database",
+                      "ALTER ROLE {role} IN DATABASE {database} SET default_transaction_read_only = off"),
+}
+
+
+def check_writable(cursor):
+    """Refuse in one line a session whose transactions are read-only: a standby, or
+    default_transaction_read_only = on (for the role, the database, the server or the URL)."""
+    cursor.execute(
+        "SELECT pg_catalog.pg_is_in_recovery(), s.setting, s.source, current_user,"
+        " pg_catalog.current_database() FROM pg_catalog.pg_settings s"
+        " WHERE s.name = 'default_transaction_read_only'")
+    recovering, setting, source, role, database = cursor.fetchone()
+    if recovering:
+        raise ConfigurationError("the server is a standby in recovery: its transactions are "
+                                 "read-only; migrate its primary; nothing was changed")
+    if setting != "on":
+        return
+    where, fix = READ_ONLY_SOURCES.get(source, ("by the %s" % source, None))
+    fix = fix.format(role=sql.Identifier(role).as_string(cursor),
+                     database=sql.Identifier(database).as_string(cursor)) if fix else None
+    raise ConfigurationError(
+        "the role %s's transactions are read-only (default_transaction_read_only = on, set %s); "
+        "nothing was changed; %s, or migrate as a role that may write" % (
+            role, where, "turn it off: %s" % fix if fix else "turn it off where it is set"))
 
 
 def _history_privileges(cursor, lacking, history, history_table, shown, backup_column, missing):

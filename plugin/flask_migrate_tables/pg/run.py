@@ -61,18 +61,25 @@ class Run:
         self.connection, self.start, self.session, self.watch = connection, start, session, watch
         self.params, self.lock_timeout = params, lock_timeout
 
+    def check_session(self):
+        """Refuse a connection that is not one server session (a transaction pooler); once a run,
+        before its warning and prompt (refusals.py), else before the lock."""
+        if not self.session_checked:
+            pooling.check_stable_session(self.connection, self.start.backend_pid,
+                                         lambda: conn.connect(self.params))
+            self.session_checked = True
+
     def lock(self, listener):
         """Check the connection is one server session, then take the migration lock.
 
         The check comes first: behind a pooler in transaction mode the lock would
         stay behind on a pooled server connection after we refuse.
         """
-        pooling.check_stable_session(self.connection, self.start.backend_pid,
-                                     lambda: conn.connect(self.params))
+        self.check_session()
         self.session.lock.acquire(self.lock_timeout, listener.waiting_for_lock)
         self.locked = True
 
-    locked = False
+    locked = session_checked = False
 
     def unlock(self):
         if not self.locked or self.connection.closed:

@@ -25,7 +25,9 @@ class Script(namedtuple("Script", "version path")):
         return os.path.basename(self.path)
 
 
-Discovery = namedtuple("Discovery", "scripts ignored")
+# `above`: the scripts numbered above the code's version (no run applies them), filled in by
+# `above_target` once the code's version is known.
+Discovery = namedtuple("Discovery", "scripts ignored above", defaults=((),))
 
 # The version table's column is a PostgreSQL integer.
 MAX_VERSION = 2 ** 31 - 1
@@ -104,6 +106,19 @@ def check_sequence(scripts, code_version):
             "no script for version %s between v%d and v%d; versions must have no gaps"
             % (shown, versions[0], code_version)
         )
+
+
+def above_target(discovery, code_version):
+    """`discovery` with its `above`: the scripts numbered above `code_version` (the forgotten bump)."""
+    return discovery._replace(above=[s for s in discovery.scripts if s.version > code_version])
+
+
+def above_note(above, code_version, name="__db_version__"):
+    """What to say of scripts above the target `name` (`__db_version__`, or a bind's)."""
+    one = len(above) == 1
+    return "%s %s above %s (%d) and %s not run; raise %s to %d to run %s" % (
+        ", ".join(script.name for script in above), "is" if one else "are", name, code_version,
+        "does" if one else "do", name, above[-1].version, "it" if one else "them")
 
 
 def _read(path, name):
