@@ -36,7 +36,7 @@ This file holds the public names (Migrator, Bind); the module map, by concern:
         history.py     the version_history table
         state.py       read the database's bookkeeping and judge it against the scripts
         version_row.py the recipe's Version row: read, created, committed through the session
-        reconcile.py   option checks against the books; repairs; --mark-applied
+        reconcile.py   option checks against the books; repairs; --mark-applied; --baseline
         status.py      what migrate_status reports, as one dict
         repeatables.py which repeatable scripts are due and why: one query for all the files
     apply/         applying the scripts

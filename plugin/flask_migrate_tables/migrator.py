@@ -279,15 +279,7 @@ class Migrator:
         with self._session(lock_timeout) as locked:
             locked.lock(listener)
             history, state, assessment = self._read(locked.connection, locked.start, discovery.scripts)
-            if state.stored_versions or state.history_rows:
-                raise UsageError("--baseline: the database already has a version (%s); baseline is "
-                                 "only for a database that never had one" % assessment.current)
-            history.create()
-            history.record(version, None, None, "baseline", "baseline", conn.who(),
-                           note="--baseline: adopted an existing schema")
-            version_row = self._version_row()
-            version_row.load()
-            version_row.set(version)
+            reconcile.adopt(history, state, assessment, version, self._version_row(), conn.who())
         log.info("Baselined the database at version %d", version)
         return version
 

@@ -108,3 +108,16 @@ def target(code_version, to, current=None):
         raise UsageError("--to %d is below the database's version %d; migrations only go forward"
                          % (to, current))
     return to
+
+
+def adopt(history, state, assessment, version, version_row, who):
+    """--baseline under the lock: refused on a database that ever had a version; else the
+    baseline row recorded and the Version row set."""
+    if state.stored_versions or state.history_rows:
+        raise UsageError("--baseline: the database already has a version (%s); baseline is "
+                         "only for a database that never had one" % assessment.current)
+    history.create()
+    history.record(version, None, None, "baseline", "baseline", who,
+                   note="--baseline: adopted an existing schema")
+    version_row.load()
+    version_row.set(version)
