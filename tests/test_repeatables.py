@@ -226,6 +226,11 @@ def test_a_fleet_database_at_the_target_with_a_repeatable_due_is_not_nothing_to_
         again = app.manage("migrate_tables", "--databases", listing, "--yes")
         assert "0 migrated, 2 already at version 1" in again.stdout, again.stdout + again.stderr
         databases[1].execute("DROP VIEW v")
+        dry = app.manage("migrate_tables", "--databases", listing, "--dry-run")
+        assert dry.returncode == 0, dry.stdout + dry.stderr
+        assert "at version 1; would run repeatable/v.sql" in dry.stdout, dry.stdout
+        assert "2 databases: 1 would be migrated" in dry.stdout, dry.stdout
+        assert databases[1].scalar("SELECT to_regclass('v')") is None  # the dry run changed nothing
         third = app.manage("migrate_tables", "--databases", listing, "--yes")
         assert third.returncode == 0, third.stdout + third.stderr
         assert "applied repeatable/v.sql" in third.stdout, third.stdout

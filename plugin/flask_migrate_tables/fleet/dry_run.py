@@ -6,6 +6,7 @@ from collections import Counter
 import psycopg2
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..apply.repeatables import pending as repeatable_due
 from ..errors import EXIT_FAILED, EXIT_OK, MigrationError
 from ..console.report import listed
 from .each import Failure, error_text, fleet_migrator
@@ -61,15 +62,16 @@ def dry_run(fleet):
         migrator = fleet_migrator(fleet.migrator, target.url, fleet.where)
         try:
             assessment, planned = migrator.plan(fleet.options.to)
+            due = repeatable_due(migrator, fleet.options.to)
         except (MigrationError, psycopg2.Error, SQLAlchemyError) as error:
             failed += 1
             listener.say("failed: %s" % error_text(error))
             continue
         finally:
             migrator.settings.close()
-        would += bool(planned)
+        would += bool(planned or due)
         listener.say("at version %d; would run %s" % (assessment.current, listed(
-            [item.script.name for item in planned]) or "nothing"))
+            [item.script.name for item in planned] + [d.repeatable.filename for d in due]) or "nothing"))
     fleet.output.line("Dry run: %d databases: %d would be migrated, %d could not be read; nothing "
                       "was changed" % (len(fleet.targets), would, failed))
     return EXIT_FAILED if failed else EXIT_OK
