@@ -48,6 +48,7 @@ This file holds the public names (Migrator, Bind); the module map, by concern:
         generate.py    the SQL between two schemas: refusals, then the engine's, repaired, supplemented
         schema_diff.py the diff engine (pgmig) behind one function
         repair.py      the engine's statements known to fail or to give another schema, made right
+        lint_safe.py   make_migration's statements lint calls errors, rewritten (CONCURRENTLY, ...)
         supplement.py  what the engine does not write: grants, comments, statistics, CLUSTER ON, ...
         drift.py       the live schema against what its applied scripts give (migrate_status --drift)
         snapshot/      the independent comparison of two databases' catalogs

@@ -70,9 +70,9 @@ def make_migration_command(migrator, message=None, scratch_url=None):
     else:
         print("Checked: applied to a scratch database at version %d, it gives the models' "
               "schema" % current)
-    from ..lint import lint_written  # lazily: prints the findings, never fails the command
+    from ..lint import lint_written  # lazily: prints the findings; errors fail the command below
     from ..source.files import Script
-    lint_written(Script(draft.version, draft.path))
+    lint_errors = lint_written(Script(draft.version, draft.path))
     location = version_line(migrator)
     if location is not None:
         print("Then raise the version in %s, line %d:" % (shown_path(location[0]), location[1]))
@@ -82,6 +82,12 @@ def make_migration_command(migrator, message=None, scratch_url=None):
     if draft.problems:
         raise CheckFailed("%s does not give the models' schema (see the WARNING at its end); "
                           "complete it by hand before committing" % name)
+    if lint_errors:
+        sys.stdout.flush()
+        raise CheckFailed("%s is written, but lint finds %d error%s in it (%s): make the safe "
+                          "rewrite by hand before committing (docs/lint.md)" % (
+                              name, len(lint_errors), "" if len(lint_errors) == 1 else "s",
+                              ", ".join(sorted({f.rule for f in lint_errors}))))
     return EXIT_OK
 
 
