@@ -525,3 +525,45 @@ def test_diff_schema_never_calls_identical_what_the_catalogs_tell_apart(sample_a
                                         "pglz in --to, not in --from\n"), output
         assert len(result.stderr.strip().splitlines()) == 1, output
         assert "Using the embedded" not in result.stderr  # both URLs given: no server started
+
+
+# -- the scratch server's major version is the live server's --------------------------------
+
+
+def live_major(app):
+    return int(app.database.scalar("SHOW server_version_num")) // 10000
+
+
+def test_the_scratch_server_is_of_the_live_servers_major_version(sample_app, scratch_tmp):
+    major = live_major(sample_app)
+    assert manage(sample_app, "migrate_tables", "--yes").returncode == 0
+
+    checked = manage(sample_app, "check_migrations", env={"TMPDIR": scratch_tmp})
+    drift = manage(sample_app, "check_drift", env={"TMPDIR": scratch_tmp})
+
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "and from the models on a scratch PostgreSQL %d." % major in checked.stdout
+    assert drift.returncode == 0, drift.stdout + drift.stderr
+    assert "on a scratch PostgreSQL %d." % major in drift.stdout
+
+
+def test_no_server_programs_of_the_live_major_is_refused_in_one_line(sample_app, scratch_tmp,
+                                                                      tmp_path):
+    major = live_major(sample_app)
+    empty = tmp_path / "no-postgres-here"
+    empty.mkdir()
+    env = {"TMPDIR": scratch_tmp, "MIGRATE_TABLES_PG_BINDIRS": str(empty)}
+    before = sorted(os.listdir(str(sample_app.migration_dir)))
+    edit_models(sample_app, NOTE_TEXT, NOTE_TEXT + "    email = db.Column(db.String(255))\n")
+
+    for command in ("make_migration", "check_migrations", "check_drift"):
+        result = manage(sample_app, command, env=env)
+
+        assert result.returncode == 2, command + result.stdout + result.stderr
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert result.stderr.startswith("error: the database is PostgreSQL %d" % major)
+        assert ("no PostgreSQL %d server programs found (looked in MIGRATE_TABLES_PG_BINDIRS=%s)"
+                % (major, empty)) in result.stderr
+        assert "give --scratch-url URL of a PostgreSQL %d server" % major in result.stderr
+        assert "Built version" not in result.stdout
+    assert sorted(os.listdir(str(sample_app.migration_dir))) == before
