@@ -42,7 +42,7 @@ from ..books.history import History
 from ..migrator import Migrator
 from ..settings import UrlSettings
 from .generate import generate
-from .lint_safe import lint_safe
+from .lint_safe import lint_safe, partitioned
 from .schema_diff import engine_name, require_engine
 from .snapshot import compare as compare_schemas
 from .snapshot import describe, failures
@@ -191,7 +191,7 @@ def make_migration(migrator, scratch, message=None, progress=None, now=None):
         return Draft(None, version, 0, [], comparison.missed, time.monotonic() - started)
 
     types = column_types(comparison.source_url)
-    sql = lint_safe(comparison.sql, types)  # CONCURRENTLY on the tables that existed before, ...
+    sql = lint_safe(comparison.sql, types, partitioned(comparison.source_url))  # CONCURRENTLY, ...
     marks = destructive(sql, types)
     body = annotate(sql, marks)
     text = header(name, comparison.version, now) + notes_comment(comparison.notes) + "\n" + body

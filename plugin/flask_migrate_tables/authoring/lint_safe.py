@@ -1,7 +1,7 @@
 """The generated statements lint calls errors, rewritten as the runner runs them safely.
 
     lint_safe()   make_migration's SQL with each statement on a table that existed before
-                  the script (not created in it) written without a long lock:
+                  the script (not created in it, not partitioned()) written without a long lock:
 
         CREATE [UNIQUE] INDEX ...               CREATE [UNIQUE] INDEX CONCURRENTLY ...
         DROP INDEX i                            DROP INDEX CONCURRENTLY i
@@ -24,6 +24,7 @@ from pglast import ast, parse_sql
 from pglast.enums import AlterTableType, ConstrType, DropBehavior, ObjectType
 
 from ..lint.touched import analyse
+from ..pg import connection as conn
 from ..source.statements import quoted_name, split_statements
 
 _CREATE_INDEX = re.compile(r"\A(\s*CREATE\s+(?:UNIQUE\s+)?INDEX)(\s)", re.IGNORECASE)
@@ -31,17 +32,27 @@ _DROP_INDEX = re.compile(r"\A(\s*DROP\s+INDEX)(\s)", re.IGNORECASE)
 _KEYS = {ConstrType.CONSTR_UNIQUE: "UNIQUE", ConstrType.CONSTR_PRIMARY: "PRIMARY KEY"}
 
 
-def lint_safe(sql, types=None):
+def partitioned(url):
+    """{(schema, name)} of the partitioned tables and indexes at `url`: PostgreSQL builds or drops
+    no index CONCURRENTLY on them, so their statements stay as they are."""
+    rows = conn.read_rows(url, {"partitioned": (
+        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relkind IN ('p', 'I')")})["partitioned"]
+    return {(schema, name) for schema, name in rows}
+
+
+def lint_safe(sql, types=None, skip=()):
     """`sql` with the statements above rewritten; everything else (comments too) kept as it is.
 
     `types`: the old columns' types, {(schema, table, column): (name, modifiers, is_array)}
-    (build.column_types), for the type changes that rewrite nothing."""
+    (build.column_types), for the type changes that rewrite nothing; `skip`: partitioned()."""
     if not sql.strip():
         return sql
     statements = split_statements(sql, "the generated script")
     pieces, done = [], 0
     for statement, analysed in zip(statements, analyse(sql, statements, set())):
-        if analysed.table is None or analysed.new:
+        if analysed.table is None or analysed.new or (
+                analysed.table[0] or "public", analysed.table[1]) in skip:
             continue
         rewritten = _rewritten(statement.text, types or {})
         if rewritten is not None:
