@@ -567,3 +567,16 @@ def test_no_server_programs_of_the_live_major_is_refused_in_one_line(sample_app,
         assert "give --scratch-url URL of a PostgreSQL %d server" % major in result.stderr
         assert "Built version" not in result.stdout
     assert sorted(os.listdir(str(sample_app.migration_dir))) == before
+
+
+def test_the_flask_command_refuses_a_scratch_server_of_another_major_too(flask_cli, database,
+                                                                         scratch_tmp, tmp_path):
+    major = int(database.scalar("SHOW server_version_num")) // 10000
+    env = dict(ENV, TMPDIR=scratch_tmp, MIGRATE_TABLES_PG_BINDIRS=str(tmp_path))
+
+    result = flask_cli("check-migrations", env=env)
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("error: the database is PostgreSQL %d" % major)
+    assert "MIGRATE_TABLES_PG_BINDIRS=%s" % tmp_path in result.stderr

@@ -144,12 +144,12 @@ class LocalCluster:
         try:
             if self._user is not None:
                 _open_path_for(self.folder, self._user)
-            data = os.path.join(self.folder, "data")
-            self._run("initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
+            # The folder is the data folder and holds the socket, as the embedded server's does.
+            self._run("initdb", "-D", self.folder, "-U", "postgres", "--auth=trust", "-E", "UTF8",
                       "--locale=C", "-N")
-            self._run("pg_ctl", "-D", data, "-l", os.path.join(self.folder, "log"), "-w", "-t",
-                      "60", "-o", "-k %s -c listen_addresses='' -c fsync=off -p 5432" % self.folder,
-                      "start")
+            self._run("pg_ctl", "-D", self.folder, "-l", os.path.join(self.folder, "log"), "-w",
+                      "-t", "60", "-o", "-k %s -c listen_addresses='' -c fsync=off -p 5432"
+                      % self.folder, "start")
         except BaseException:
             self.stop()
             raise
@@ -168,9 +168,8 @@ class LocalCluster:
 
     def stop(self):
         try:
-            if os.path.exists(os.path.join(self.folder, "data", "postmaster.pid")):
-                self._run("pg_ctl", "-D", os.path.join(self.folder, "data"), "-m", "immediate",
-                          "-w", "stop")
+            if os.path.exists(os.path.join(self.folder, "postmaster.pid")):
+                self._run("pg_ctl", "-D", self.folder, "-m", "immediate", "-w", "stop")
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
 
