@@ -167,6 +167,9 @@ def test_widen_a_varchar(sample_app, scratch_url):
 
     assert 'ALTER COLUMN "title" TYPE character varying(200)' in text
     assert "WARNING" not in output + text
+    # No table rewrite: the generated script says so, and its own lint accepts it.
+    assert "-- lint: ignore changing-column-type\n" in text
+    assert "Lint" in output and ": error: " not in output
 
 
 def test_narrowing_a_varchar_is_marked_destructive(sample_app, scratch_url):
@@ -176,12 +179,17 @@ def test_narrowing_a_varchar_is_marked_destructive(sample_app, scratch_url):
 
     made = manage(sample_app, "make_migration", "--scratch-url", scratch_url)
 
-    assert made.returncode == 0, made.stdout + made.stderr
+    # A narrower varchar rewrites nothing safely: lint's error stays, and make_migration says so.
+    assert made.returncode == 1, made.stdout + made.stderr
     text = sample_app.migration_dir.joinpath("v4.sql").read_text()
     warning = ("WARNING: destructive: changes the type of public.notes.title from varchar(50) to "
                "varchar(20)")
     assert "-- " + warning in text
     assert warning in made.stdout
+    assert "error: changing-column-type" in made.stdout
+    assert made.stderr == ("error: v4.sql is written, but lint finds 1 error in it "
+                           "(changing-column-type): make the safe rewrite by hand before "
+                           "committing (docs/lint.md)\n")
 
 
 def test_add_a_table_with_a_foreign_key(sample_app, scratch_url):
@@ -204,7 +212,39 @@ def test_add_an_index(sample_app, scratch_url):
     output, text = round_trip(sample_app, scratch_url, "index the text", lambda: edit_models(
         sample_app, "db.Column(db.Text, nullable=False)", "db.Column(db.Text, nullable=False, index=True)"))
 
-    assert "CREATE INDEX ix_notes_text ON public.notes USING btree (text);" in text
+    # notes existed before the script: the index is built CONCURRENTLY, on its own step.
+    assert "CREATE INDEX CONCURRENTLY ix_notes_text ON public.notes USING btree (text);" in text
+    assert "Lint: no findings" in output
+    linted = manage(sample_app, "lint_migrations", "3")  # the sample app's v2.sql has its own error
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    assert "No findings in 1 script" in linted.stdout
+    assert sample_app.database.query(
+        "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+        " WHERE c.relname = 'ix_notes_text'") == [(True,)]
+    assert sample_app.database.query(
+        "SELECT mode, steps_done FROM version_history WHERE version = 3") == [("no-transaction", 1)]
+
+
+def test_an_index_on_a_new_table_stays_plain_and_a_unique_key_goes_through_an_index(
+        sample_app, scratch_url):
+    tags = (
+        "\n\nclass Tag(db.Model):\n"
+        "    __tablename__ = \"tags\"\n"
+        "    id = db.Column(db.Integer, primary_key=True)\n"
+        "    name = db.Column(db.String(40), nullable=False, index=True)\n")
+
+    output, text = round_trip(sample_app, scratch_url, "tags and unique notes", lambda: edit_models(
+        sample_app, NOTE_TEXT, NOTE_TEXT.replace("nullable=False", "nullable=False, unique=True")
+        + tags))
+
+    assert "CREATE INDEX ix_tags_name ON public.tags USING btree (name);" in text
+    assert ('CREATE UNIQUE INDEX CONCURRENTLY "notes_text_key" ON "public"."notes" ("text");\n'
+            'ALTER TABLE "public"."notes" ADD CONSTRAINT "notes_text_key" UNIQUE USING INDEX '
+            '"notes_text_key";') in text
+    assert "Lint" in output and ": error: " not in output
+    linted = manage(sample_app, "lint_migrations", "3")
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    assert "\n0 errors, 0 warnings" in linted.stdout
 
 
 def test_add_an_enum_value_used_as_a_column_default(sample_app, scratch_url):
@@ -488,3 +528,58 @@ def test_diff_schema_never_calls_identical_what_the_catalogs_tell_apart(sample_a
                                         "pglz in --to, not in --from\n"), output
         assert len(result.stderr.strip().splitlines()) == 1, output
         assert "Using the embedded" not in result.stderr  # both URLs given: no server started
+
+
+# -- the scratch server's major version is the live server's --------------------------------
+
+
+def live_major(app):
+    return int(app.database.scalar("SHOW server_version_num")) // 10000
+
+
+def test_the_scratch_server_is_of_the_live_servers_major_version(sample_app, scratch_tmp):
+    major = live_major(sample_app)
+    assert manage(sample_app, "migrate_tables", "--yes").returncode == 0
+
+    checked = manage(sample_app, "check_migrations", env={"TMPDIR": scratch_tmp})
+    drift = manage(sample_app, "check_drift", env={"TMPDIR": scratch_tmp})
+
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "and from the models on a scratch PostgreSQL %d." % major in checked.stdout
+    assert drift.returncode == 0, drift.stdout + drift.stderr
+    assert "on a scratch PostgreSQL %d." % major in drift.stdout
+
+
+def test_no_server_programs_of_the_live_major_is_refused_in_one_line(sample_app, scratch_tmp,
+                                                                      tmp_path):
+    major = live_major(sample_app)
+    empty = tmp_path / "no-postgres-here"
+    empty.mkdir()
+    env = {"TMPDIR": scratch_tmp, "MIGRATE_TABLES_PG_BINDIRS": str(empty)}
+    before = sorted(os.listdir(str(sample_app.migration_dir)))
+    edit_models(sample_app, NOTE_TEXT, NOTE_TEXT + "    email = db.Column(db.String(255))\n")
+
+    for command in ("make_migration", "check_migrations", "check_drift"):
+        result = manage(sample_app, command, env=env)
+
+        assert result.returncode == 2, command + result.stdout + result.stderr
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert result.stderr.startswith("error: the database is PostgreSQL %d" % major)
+        assert ("no PostgreSQL %d server programs found (looked in MIGRATE_TABLES_PG_BINDIRS=%s)"
+                % (major, empty)) in result.stderr
+        assert "give --scratch-url URL of a PostgreSQL %d server" % major in result.stderr
+        assert "Built version" not in result.stdout
+    assert sorted(os.listdir(str(sample_app.migration_dir))) == before
+
+
+def test_the_flask_command_refuses_a_scratch_server_of_another_major_too(flask_cli, database,
+                                                                         scratch_tmp, tmp_path):
+    major = int(database.scalar("SHOW server_version_num")) // 10000
+    env = dict(ENV, TMPDIR=scratch_tmp, MIGRATE_TABLES_PG_BINDIRS=str(tmp_path))
+
+    result = flask_cli("check-migrations", env=env)
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("error: the database is PostgreSQL %d" % major)
+    assert "MIGRATE_TABLES_PG_BINDIRS=%s" % tmp_path in result.stderr

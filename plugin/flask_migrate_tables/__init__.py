@@ -51,9 +51,11 @@ This file holds the public names (Migrator, Bind); the module map, by concern:
     authoring/     writing and checking migrations (the authoring extra)
         build.py       make_migration and check_migrations: build A from the scripts, B from the models
         scratch.py     the scratch server and databases authoring and drift build on, always removed
+        servers.py     the scratch server of the live database's major: its programs found, a cluster
         generate.py    the SQL between two schemas: refusals, then the engine's, repaired, supplemented
         schema_diff.py the diff engine (pgmig) behind one function
         repair.py      the engine's statements known to fail or to give another schema, made right
+        lint_safe.py   make_migration's statements lint calls errors, rewritten (CONCURRENTLY, ...)
         supplement.py  what the engine does not write: grants, comments, statistics, CLUSTER ON, ...
         drift.py       the live schema against what its applied scripts give (migrate_status --drift)
         repeatables.py the repeatable scripts applied to a scratch database (A, B and drift's build)

@@ -9,8 +9,9 @@ snapshot.py compares A and B on its own, so nothing is called the same that
 the catalogs tell apart.
 
     compare()          build A and B on a Scratch (scratch.py) and diff them
-    make_migration()   write v{N+1}_{slug}.sql from that diff, after applying it to A
-                       with the runner and diffing again
+    make_migration()   write v{N+1}_{slug}.sql from that diff (lint_safe.py: CONCURRENTLY
+                       on existing tables), after applying it to A with the runner and
+                       diffing again
     destructive()      the statements of a script that destroy data (found with pglast)
     version_line()     where the app sets __db_version__
 
@@ -41,6 +42,7 @@ from ..books.history import History
 from ..migrator import Migrator
 from ..settings import UrlSettings
 from .generate import generate
+from .lint_safe import lint_safe, partitioned
 from .repeatables import apply_repeatables
 from .schema_diff import engine_name, require_engine
 from .snapshot import compare as compare_schemas
@@ -193,15 +195,17 @@ def make_migration(migrator, scratch, message=None, progress=None, now=None):
     if not comparison.sql:
         return Draft(None, version, 0, [], comparison.missed, time.monotonic() - started)
 
-    marks = destructive(comparison.sql, column_types(comparison.source_url))
-    body = annotate(comparison.sql, marks)
+    types = column_types(comparison.source_url)
+    sql = lint_safe(comparison.sql, types, partitioned(comparison.source_url))  # CONCURRENTLY, ...
+    marks = destructive(sql, types)
+    body = annotate(sql, marks)
     text = header(name, comparison.version, now) + notes_comment(comparison.notes) + "\n" + body
     problems = check_draft(migrator, comparison, name, text)
     if problems:
         text += "\n" + problems_comment(comparison.version, problems)
     with open(path, "x", encoding="utf-8") as handle:
         handle.write(text)
-    statements = len(split_statements(comparison.sql, name))
+    statements = len(split_statements(sql, name))
     log.info("wrote %s", path)
     return Draft(path, version, statements, marks, problems, time.monotonic() - started)
 

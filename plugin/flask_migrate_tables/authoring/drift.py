@@ -47,7 +47,8 @@ def drift(migrator, scratch, progress=None):
 def with_drift(status, migrator, scratch_url=None, progress=None):
     """`migrate_status --drift`: the status dict with a "drift" entry added (and returned)."""
     from .scratch import Scratch
-    with Scratch(scratch_url) as scratch:
+    from .servers import live_major
+    with Scratch(scratch_url, live_major(migrator.url)) as scratch:
         found = drift(migrator, scratch, progress)
     status["drift"] = {"version": found.version, "differences": found.differences,
                        "notes": found.notes}

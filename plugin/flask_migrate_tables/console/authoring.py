@@ -26,12 +26,18 @@ def interrupted():
     return EXIT_INTERRUPTED
 
 
-def on_scratch(scratch_url, work):
+def on_scratch(scratch_url, work, migrator=None):
     """`work(scratch, progress)` on scratch databases, which are always removed: (its result,
-    None), or (None, the exit status) when Ctrl-C stopped it."""
+    None), or (None, the exit status) when Ctrl-C stopped it. The scratch server is of the
+    major version of `migrator`'s database (when it can be reached: a note says when not)."""
     from ..authoring.scratch import Scratch
+    from ..authoring.servers import live_major
+    major = live_major(migrator.url) if migrator is not None else None
+    if migrator is not None and major is None:
+        print("Note: the app's database cannot be reached, so the scratch server's version is "
+              "not matched to it")
     try:
-        with Scratch(scratch_url) as scratch:
+        with Scratch(scratch_url, major) as scratch:
             return work(scratch, Printed()), None
     except KeyboardInterrupt:
         return None, interrupted()
@@ -40,7 +46,7 @@ def on_scratch(scratch_url, work):
 def make_migration_command(migrator, message=None, scratch_url=None):
     from ..authoring.build import make_migration, version_line  # the authoring extra, only here
     draft, stopped = on_scratch(scratch_url, lambda scratch, progress: make_migration(
-        migrator, scratch, message, progress))
+        migrator, scratch, message, progress), migrator)
     if stopped is not None:
         return stopped
     current = draft.version - 1
@@ -70,9 +76,9 @@ def make_migration_command(migrator, message=None, scratch_url=None):
     else:
         print("Checked: applied to a scratch database at version %d, it gives the models' "
               "schema" % current)
-    from ..lint import lint_written  # lazily: prints the findings, never fails the command
+    from ..lint import lint_written  # lazily: prints the findings; errors fail the command below
     from ..source.files import Script
-    lint_written(Script(draft.version, draft.path))
+    lint_errors = lint_written(Script(draft.version, draft.path))
     location = version_line(migrator)
     if location is not None:
         print("Then raise the version in %s, line %d:" % (shown_path(location[0]), location[1]))
@@ -82,12 +88,18 @@ def make_migration_command(migrator, message=None, scratch_url=None):
     if draft.problems:
         raise CheckFailed("%s does not give the models' schema (see the WARNING at its end); "
                           "complete it by hand before committing" % name)
+    if lint_errors:
+        sys.stdout.flush()
+        raise CheckFailed("%s is written, but lint finds %d error%s in it (%s): make the safe "
+                          "rewrite by hand before committing (docs/lint.md)" % (
+                              name, len(lint_errors), "" if len(lint_errors) == 1 else "s",
+                              ", ".join(sorted({f.rule for f in lint_errors}))))
     return EXIT_OK
 
 
 def check_migrations_command(migrator, scratch_url=None):
     from ..authoring.build import compare
-    comparison, stopped = on_scratch(scratch_url, partial(compare, migrator))
+    comparison, stopped = on_scratch(scratch_url, partial(compare, migrator), migrator)
     if stopped is not None:
         return stopped
     if not comparison.sql and not comparison.missed:
@@ -142,7 +154,7 @@ def diff_schema_command(source, target):
 def check_drift_command(migrator, scratch_url=None):
     from ..authoring.drift import drift
     from .report import format_drift
-    found, stopped = on_scratch(scratch_url, partial(drift, migrator))
+    found, stopped = on_scratch(scratch_url, partial(drift, migrator), migrator)
     if stopped is not None:
         return stopped
     for line in format_drift(found._asdict()):

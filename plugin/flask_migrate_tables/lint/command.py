@@ -189,25 +189,28 @@ QUIET_TIMEOUT = 30
 
 
 def lint_written(script, say=print):
-    """make_migration: lint the file it wrote and print what lint found; never raises."""
+    """make_migration: lint the file it wrote and print what lint found; never raises.
+
+    Returns the error-level findings ([] when lint was skipped)."""
     try:
         binary = find_squawk()
         result = lint([script], binary=binary)
     except SquawkMissing:
         say("Lint skipped: squawk is not installed (%s)" % INSTALL)
-        return
+        return []
     except (MigrationError, OSError) as error:
         say("Lint skipped: %s" % error)
-        return
+        return []
     version = squawk_version(binary)
     if not result.findings:
         say("Lint: no findings (%s)" % version)
-        return
+        return []
     say("Lint (%s; without the database, so no table sizes: `python manage.py lint_migrations "
         "%d` weighs them):" % (version, script.version))
     for finding in result.findings:
         for line in format_finding(finding):
             say("  " + line)
+    return [finding for finding in result.findings if finding.level == ERROR]
 
 
 def lint_quietly(migrator, scripts):
