@@ -418,3 +418,17 @@ def test_the_bookkeeping_stays_in_the_initial_schema(app_schema_first):
     assert "Stored version:  4" in status.stdout
     again = succeeded(app.manage("migrate_tables", "--yes"))
     assert again.stdout.strip() == "DB is at correct version 4"
+
+
+@pytest.mark.parametrize("text, changes", [
+    ("SET search_path TO x;\n", True), ("SELECT pg_catalog.set_config('role', 'x', false);\n", True),
+    ("reset all;\n", True), ("CREATE TEMP TABLE t (id int);\n", True), ("LISTEN jobs;\n", True),
+    ("SET ROLE app;\n", True), ("PREPARE p AS SELECT 1;\n", True), ("DISCARD PLANS;\n", True),
+    ("UPDATE t SET a = 1;\n", True),  # a false alarm: the session is only put back
+    ("CREATE TABLE w (id int);\nCREATE INDEX w_i ON w (id);\nINSERT INTO w VALUES (1);\n", False),
+    ("SELECT * FROM dataset WHERE offset_x > 0;\n", False),
+])
+def test_the_session_is_put_back_after_a_script_whose_text_can_change_it(text, changes):
+    """Issue 24: the reset (and the timeouts after it) is sent only after such a script."""
+    from flask_migrate_tables.pg.session import may_change_session
+    assert may_change_session(text) is changes
