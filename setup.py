@@ -33,6 +33,6 @@ setup(
         "authoring": AUTHORING,
         "lint": LINT,
         "test": AUTHORING + LINT + ["pytest>=7", "pytest-xdist>=3.5"],
-        "bench": ["yoyo-migrations>=9,<10"],
+        "bench": ["yoyo-migrations>=9,<10", "alembic>=1.7"],
     },
 )

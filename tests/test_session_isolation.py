@@ -231,9 +231,10 @@ def test_a_timeout_a_no_transaction_script_sets_holds_for_its_later_steps(counti
 
 # -- scripts that attack the bookkeeping itself --------------------------------------------
 
-def test_a_script_that_truncates_the_history_is_rolled_back(counting_app):
-    app, db = counting_app, counting_app.database
-    app.write("v2.sql", counted(2, "CREATE TABLE wiped (id int);\nTRUNCATE version_history;\n"))
+def touched_the_history(app, statement):
+    """v1 applied, then v2 (a table and `statement`) run: it must fail, rolled back, recorded as failed."""
+    db = app.database
+    app.write("v2.sql", counted(2, "CREATE TABLE wiped (id int);\n%s;\n" % statement))
     app.set_version(1)
     succeeded(app.manage("migrate_tables", "--yes"))
     catalog, history = db.catalog(), history_rows(db)
@@ -242,13 +243,18 @@ def test_a_script_that_truncates_the_history_is_rolled_back(counting_app):
     result = app.manage("migrate_tables", "--yes")
 
     line = failed_with_one_line(result, 1)
-    assert line.startswith("error: v2.sql: the script changed the migration history table")
+    assert line.startswith("error: v2.sql: the script changed the migration history table"), line
     assert "rolled back" in line
     assert db.catalog() == catalog and "wiped" not in db.tables()
     assert applications(db) == {1: 1}
     assert db.version() == [1]
     rows = history_rows(db)
     assert rows[:1] == history and [row[:3] for row in rows[1:]] == [(2, "v2.sql", "failed")]
+
+
+def test_a_script_that_truncates_the_history_is_rolled_back(counting_app):
+    app, db = counting_app, counting_app.database
+    touched_the_history(app, "TRUNCATE version_history")
     assert "changed the migration history table" in db.scalar(
         "SELECT error FROM version_history WHERE version = 2")
     status = app.manage("migrate_status", "--check")
@@ -258,6 +264,17 @@ def test_a_script_that_truncates_the_history_is_rolled_back(counting_app):
     app.write("v2.sql", counted(2, "CREATE TABLE wiped (id int);\n"))
     succeeded(app.manage("migrate_tables", "--yes"))
     assert applications(db) == {1: 1, 2: 1} and db.version() == [2]
+
+
+@pytest.mark.parametrize("statement", [
+    "DELETE FROM version_history WHERE version = 1",
+    "UPDATE version_history SET note = 'edited by a script'",
+    "INSERT INTO version_history (version, mode, outcome) VALUES (9, 'transaction', 'applied')",
+])
+def test_a_transactional_script_that_writes_rows_of_the_history_is_rolled_back(counting_app, statement):
+    """Issue 24: no "running" row to lose, so the history table itself is checked: any row the
+    script's transaction wrote, deleted or inserted there fails it (rows of other scripts too)."""
+    touched_the_history(counting_app, statement)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -401,3 +418,17 @@ def test_the_bookkeeping_stays_in_the_initial_schema(app_schema_first):
     assert "Stored version:  4" in status.stdout
     again = succeeded(app.manage("migrate_tables", "--yes"))
     assert again.stdout.strip() == "DB is at correct version 4"
+
+
+@pytest.mark.parametrize("text, changes", [
+    ("SET search_path TO x;\n", True), ("SELECT pg_catalog.set_config('role', 'x', false);\n", True),
+    ("reset all;\n", True), ("CREATE TEMP TABLE t (id int);\n", True), ("LISTEN jobs;\n", True),
+    ("SET ROLE app;\n", True), ("PREPARE p AS SELECT 1;\n", True), ("DISCARD PLANS;\n", True),
+    ("UPDATE t SET a = 1;\n", True),  # a false alarm: the session is only put back
+    ("CREATE TABLE w (id int);\nCREATE INDEX w_i ON w (id);\nINSERT INTO w VALUES (1);\n", False),
+    ("SELECT * FROM dataset WHERE offset_x > 0;\n", False),
+])
+def test_the_session_is_put_back_after_a_script_whose_text_can_change_it(text, changes):
+    """Issue 24: the reset (and the timeouts after it) is sent only after such a script."""
+    from flask_migrate_tables.pg.session import may_change_session
+    assert may_change_session(text) is changes

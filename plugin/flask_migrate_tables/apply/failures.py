@@ -15,7 +15,7 @@ import psycopg2
 from ..errors import (BookkeepingFailed, DatabaseFailure, LockWaitExhausted, MigrationError,
                       ScriptFailed)
 from ..pg import connection as conn
-from ..pg.session import LOCK_LOST, bookkeeping_error
+from ..pg.session import LOCK_LOST, ROW_GONE, bookkeeping_error
 from ..source.statements import TRANSACTION, line_at
 
 log = logging.getLogger("flask_migrate_tables")
@@ -138,8 +138,8 @@ def script_interrupted(script, plan, done, transactional):
 
 def start_not_recorded(script, table_name, error):
     """The tool's own statements before a transactional script failed, not a line of the script."""
-    return BookkeepingFailed("%s: recording its start in %s failed: SQLSTATE %s: %s; nothing "
-                             "of the script was run" % (
+    return BookkeepingFailed("%s: starting it (its timeouts, BEGIN; the history is %s) failed:"
+                             " SQLSTATE %s: %s; nothing of the script was run" % (
                                  script.name, table_name, error.pgcode,
                                  (error.diag.message_primary or str(error)).strip()))
 
@@ -153,9 +153,9 @@ def bookkeeping_failure(script, table_name, error):
                 "committed was rolled back; run migrate_status, then migrate_tables again"
                 % script.name)
     if marker:
-        return ("%s: the script changed the migration history table (its row is gone); "
+        return ("%s: the script changed the migration history table%s; "
                 "what was not committed was rolled back; a migration must not touch %s"
-                % (script.name, table_name))
+                % (script.name, " (its row is gone)" if marker == ROW_GONE else "", table_name))
     return ("%s: recording it in %s failed: SQLSTATE %s: %s" % (
         script.name, table_name, error.pgcode,
         (getattr(error.diag, "message_primary", None) or str(error)).strip()))
@@ -199,8 +199,9 @@ def lost(script, plan, runner, error, applied):
 def record_interrupted(params, script, plan, runner, who):
     """Ctrl-C closed the scripts' connection: record the attempt's end over a short new one.
 
-    Only this run's own "running" row of the script is touched (matched by version, host
-    and pid); a transactional script's transaction died with its connection.
+    A script in steps: only this run's own "running" row of it is touched (matched by
+    version, host and pid). A transactional script (its transaction died with its
+    connection, and it has no row yet): its "interrupted" row is inserted.
     """
     if plan.mode == TRANSACTION:
         outcome, error = "interrupted", "interrupted (Ctrl-C or SIGTERM); rolled back"
@@ -213,8 +214,11 @@ def record_interrupted(params, script, plan, runner, who):
         return
     try:
         with connection.cursor() as cursor:
-            cursor.execute(*runner.history.finish_running_sql(script.version, who, outcome, error,
-                                                              steps_done=runner.steps_done))
+            if plan.mode == TRANSACTION:
+                cursor.execute(*runner.failure_row(outcome, error, 0))
+            else:
+                cursor.execute(*runner.history.finish_running_sql(script.version, who, outcome, error,
+                                                                  steps_done=runner.steps_done))
     except (psycopg2.Error, KeyboardInterrupt) as failure:
         log.info("could not record the interrupted attempt: %s", str(failure).strip())
     finally:

@@ -24,6 +24,7 @@ from psycopg2 import sql
 from ..pg import indexes
 from ..errors import BookkeepingFailed, Interrupted
 from ..pg.lockwait import pg_duration
+from ..pg.session import may_change_session
 from ..source.statements import TRANSACTION
 from . import failures, retries
 from .failures import ROLLED_BACK
@@ -86,20 +87,21 @@ class ScriptRunner:
         """
         policy = policy or self.policy
         with self.connection.cursor() as cursor:
-            # The "running" row is visible at once; it reaches the disk with the script's
-            # own commit (or its first step's), so a server crash loses it only together
-            # with everything the script did, as if it had never started.
+            # A transactional script has no "running" row: its row is written as it
+            # ends (see Frame). A script in steps has one, visible at once; it reaches
+            # the disk with its first step's commit, so a server crash loses it only
+            # together with everything the script did, as if it had never started.
             # The script's timeouts are session settings from here on, so that a script's
             # own SET of them holds for its later statements, as in psql.
             self._message = m = Message(cursor, self.history, script, text, checksum, plan)
+            m.note = note
             del text
             try:
                 if plan.mode == TRANSACTION:
-                    # Its own transaction, sent with the script's BEGIN and text (see Frame.start).
-                    m.head = self._frame.start(cursor, script, checksum, plan, note, policy)
-                    m.row_pending = True
+                    m.head = self._frame.start(policy)  # sent with the script's text
                     self._run_transaction(m, policy)
                 else:
+                    self._frame.forget_timeouts()  # set here; the session is put back after it
                     m.row_id = self.history.start(cursor, script.version, script.name, checksum,
                                                   plan.mode, "running", self.who, len(plan.steps),
                                                   note, flush=False, before=_timeouts(policy))
@@ -133,10 +135,11 @@ class ScriptRunner:
 
     def _run_transaction(self, m, policy):
         step = m.plan.steps[0] if m.plan.steps else None
+        changed = may_change_session(m.text)
 
         def send(attempt):
-            if not m.head:  # a retry: the running row is there; the BEGIN goes with the text
-                m.head = "BEGIN;\n"
+            if not m.head:  # a retry after the first message went: BEGIN and the mark go with the text
+                m.head = self._frame.start(policy)
             if isinstance(m.text, bytes):  # a large script, whole (see encode)
                 m.send("")
                 m.send_in_pieces()
@@ -152,9 +155,10 @@ class ScriptRunner:
         except psycopg2.Error as error:
             self._fail_script(m, error)
         # The history row says "applied" in the script's own transaction, after the
-        # session is put back as it started (whatever the script set), and only while
-        # the migration lock is still ours.
-        self._bookkeeping(m, *self._frame.end(m.script.version, len(m.plan.steps)), steps_done=0)
+        # session is put back as it started (when the script could have changed it),
+        # and only while the migration lock is still ours.
+        self._bookkeeping(m, *self._frame.end(m.script, m.checksum, m.plan, m.note, changed),
+                          steps_done=0)
 
     def _fail_script(self, m, error):
         if self.connection.closed:  # the server went away: the migrator says what is known
@@ -166,7 +170,7 @@ class ScriptRunner:
         head, m.head_length = m.head_length, 0
         rollback(self.connection)
         position = error.diag.statement_position
-        if m.row_pending and head and (position is None or int(position) <= head):
+        if head and position is not None and int(position) <= head:
             # The tool's own statements before the script failed, not a line of the script.
             raise failures.start_not_recorded(m.script, self.history.table_name, error)
         if m.copying is not None:
@@ -264,24 +268,25 @@ class ScriptRunner:
             self._record_failure(m, message, steps_done)
             raise BookkeepingFailed(message)
 
-    def _record_failure(self, m, message, steps_done, outcome="failed"):
-        """Mark the attempt failed; a second error (a lost connection) must not hide the first.
+    def failure_row(self, outcome, message, steps_done):
+        """(query, params) that record how the script being run ended, after its rollback.
 
-        No row id (a transactional script): the attempt whose row the head inserted
-        (matched by version, host and pid, as its id was never read), or, when the
-        head never ran (a syntax error anywhere in the message stops all of it), a new row.
+        A script in steps: its "running" row updated. A transactional one (no row
+        of its own until it ends): its row inserted.
         """
-        script, cursor = m.script, m.cursor
+        m = self._message
         if m.row_id is not None:
-            query, params = self.history.finish_sql(m.row_id, outcome, message, steps_done=steps_done)
-        else:
-            query, params = self.history.finish_running_sql(script.version, self.who, outcome, message,
-                                                             steps_done=steps_done)
+            return self.history.finish_sql(m.row_id, outcome, message, steps_done=steps_done)
+        return self.history.finished_sql(m.script.version, m.script.name, m.checksum, TRANSACTION, outcome,
+                                         self.who, len(m.plan.steps), m.note, error=message,
+                                         steps_done=steps_done)
+
+    def _record_failure(self, m, message, steps_done, outcome="failed"):
+        """Record the attempt's end; a second error (a lost connection) must not hide the first."""
+        query, params = self.failure_row(outcome, message, steps_done)
+        self._frame.forget_timeouts()
         try:
             rollback(self.connection)
-            cursor.execute(sql.SQL(self.session.restore()) + query, params)
-            if m.row_id is None and cursor.rowcount == 0:
-                self.history.record(script.version, script.name, m.checksum, TRANSACTION, outcome,
-                                    self.who, error=message, steps_total=len(m.plan.steps))
+            m.cursor.execute(sql.SQL(self.session.restore()) + query, params)
         except psycopg2.Error as error:
             log.warning("could not record the failure in the history: %s", str(error).strip())

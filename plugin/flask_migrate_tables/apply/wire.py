@@ -2,8 +2,8 @@
 
 ScriptRunner.run makes one `Message` per script: the script, its text (or the
 bytes of a large one) and plan, the COPYs psql's lines became, the statements
-due in front of the next message (`head`: the transactional script's BEGIN and
-"running" row), how far the sending got (for the line of an error) and how
+due in front of the next message (`head`: the transactional script's BEGIN, and
+its timeouts when the session lacks them), how far the sending got (for the line of an error) and how
 many steps are committed. The runner reads it to word a failure (failures.py)
 and to record it; nothing else keeps per-script state.
 """
@@ -72,37 +72,58 @@ def rollback(connection):
 
 
 class Frame:
-    """The statements around every transactional script of a run, their text made once."""
+    """The statements around every transactional script of a run, their text made once.
+
+    No "running" row: a transactional script that dies mid-way leaves nothing
+    behind, its history row included, and its row is written as it ends, inside
+    its own transaction ("applied") or after its rollback ("failed",
+    "interrupted"). The session is put back (and the script timeouts set again)
+    only after a script that could have changed it (`may_change_session`).
+    """
 
     def __init__(self, connection, history, session, who):
         self.connection, self.history, self.session, self.who = connection, history, session, who
-        self._start_sql = self._end_sql = None
+        self._timeouts = None  # (lock, statement) as the session has them now; None: unknown
+        self._end_sql = {}
 
-    def start(self, cursor, script, checksum, plan, note, policy):
+    def forget_timeouts(self):
+        """The session was put back (RESET ALL) or may have changed: set the timeouts again."""
+        self._timeouts = None
+
+    def start(self, policy):
         """The statements that start a transactional script, as text ending in its BEGIN.
 
-        The script's timeouts, its "running" row in a transaction of its own (whose
-        commit does not wait for the disk: the script's does), then the script's
-        BEGIN: one message with the script's text, where a separate round trip each
-        cost the time of the script itself.
+        The script's timeouts (session settings, so that a script's own SET of them
+        holds for its later statements, as in psql) in a transaction of their own,
+        which a failure of the script cannot roll back, only when the session does
+        not have them already; then the script's BEGIN, and the mark the end checks the
+        history table against (Session.history_mark). Sent with the script's text.
         """
-        insert, values = self.history.start_sql(script.version, script.name, checksum, plan.mode,
-                                                "running", self.who, len(plan.steps), note)
-        if self._start_sql is None:  # the same text for every script of the run
-            self._start_sql = (sql.SQL("BEGIN; SET lock_timeout = %s; SET statement_timeout = %s; "
-                                       "SET LOCAL synchronous_commit TO off; ") + insert
-                               + sql.SQL("; COMMIT; BEGIN;\n")).as_string(self.connection)
-        return cursor.mogrify(self._start_sql, [pg_duration(policy.lock_timeout),
-                                                pg_duration(policy.statement_timeout)] + values
-                              ).decode(codec(self.connection))
+        mark = self.session.history_mark(self.history.oid)
+        timeouts = (pg_duration(policy.lock_timeout), pg_duration(policy.statement_timeout))
+        if timeouts == self._timeouts:
+            return "BEGIN; " + mark
+        self._timeouts = timeouts
+        return "BEGIN; SET lock_timeout = %s; SET statement_timeout = %s; COMMIT; BEGIN; %s" % (
+            sql.Literal(timeouts[0]).as_string(self.connection),
+            sql.Literal(timeouts[1]).as_string(self.connection), mark)
 
-    def end(self, version, steps_done):
-        """The statements that end a transactional script: the session put back, "applied", COMMIT."""
-        update, params = self.history.finish_current_sql(version, "applied", steps_done=steps_done)
-        if self._end_sql is None:  # the same text for every script of the run
-            self._end_sql = (sql.SQL(self.session.restore()) + self.session.checked(update, params)[0]
-                             + sql.SQL("; COMMIT")).as_string(self.connection)
-        return self._end_sql, params
+    def end(self, script, checksum, plan, note, changed):
+        """The statements that end a transactional script: the history table checked (the script
+        must not have touched it), the session put back when `changed`, the "applied" row
+        (checked against the migration lock), COMMIT; and its parameters."""
+        insert, params = self.history.finished_sql(script.version, script.name, checksum, plan.mode,
+                                                   "applied", self.who, len(plan.steps), note,
+                                                   steps_done=len(plan.steps))
+        if changed:
+            self.forget_timeouts()
+        text = self._end_sql.get(changed)
+        if text is None:  # the same text for every script of the run
+            before = self.session.history_check(self.history.oid) + (
+                self.session.restore() if changed else "")
+            text = self._end_sql[changed] = (sql.SQL(before) + self.session.checked(insert, params)[0]
+                                             + sql.SQL("; COMMIT")).as_string(self.connection)
+        return text, params
 
 
 class Message:
@@ -117,10 +138,10 @@ class Message:
             self.copies = ()
         self.text = text
         self.row_id = None        # the history row of a script in steps
+        self.note = None          # the history row's note ("--retry")
         self.steps_done = 0       # steps committed (for what a fault leaves behind)
         self.head = None          # statements due before the script's next message (see send)
         self.head_length = 0      # their length in the message being sent (0 when none)
-        self.row_pending = False  # the running row of a transactional script is not made yet
         self.offset = 0           # where in the text the message being sent starts
         self.sent = 0             # where in a large script's bytes the piece being sent starts
         self.copying = None       # the COPY being loaded
@@ -133,35 +154,13 @@ class Message:
         """Send `body` with the statements still due before it (`head`) in front, in one message.
 
         After a failure `head_length` still says how long they were in that
-        message (for the line of an error), and `row_pending` whether the
-        attempt's "running" row is still to be made.
+        message (for the line of an error); the head is sent again with the next
+        attempt (its BEGIN, and its timeouts when it had them: see Frame.start).
         """
         head = self.head or ""
         self.head_length = len(head)
-        try:
-            execute(self.cursor, head + body if head else body)
-        except psycopg2.Error:
-            if self.row_pending and head and not self.connection.closed:
-                try:
-                    rollback(self.connection)
-                    if self._row_started():
-                        self.row_pending, self.head = False, None
-                except psycopg2.Error as error:  # the connection went too: the first error tells
-                    log.info("could not tell whether %s's history row was made: %s", self.script.name,
-                             str(error).strip())
-            raise
-        if self.row_pending and head:
-            self.row_pending = False
+        execute(self.cursor, head + body if head else body)
         self.head, self.head_length = None, 0
-
-    def _row_started(self):
-        """Whether this attempt's "running" row was committed (its head ran), after a failure."""
-        try:
-            self.cursor.execute(*self.history.current_count_sql(self.script.version))
-            return self.cursor.fetchone()[0] == 1
-        except psycopg2.errors.ObjectNotInPrerequisiteState:  # currval: nothing inserted yet
-            rollback(self.connection)
-            return False
 
     def send_in_pieces(self):
         """Send a large script's bytes (see pieces); a syntax error sends them again whole."""

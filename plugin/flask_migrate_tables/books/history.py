@@ -1,10 +1,13 @@
 """The history table: one row per attempt to apply a script, and what became of it.
 
 Outcomes:
-    running          the attempt started and has not ended (a crash leaves it so)
+    running          a script in steps started and has not ended (a crash leaves it so);
+                     a transactional script has no such row (its row is written as it ends,
+                     in its own transaction: a killed one leaves nothing, as the script did)
     applied          the script ran to the end
     failed           the script failed; `steps_done` says how much was committed
-    interrupted      a transactional attempt that was killed, found rolled back later
+    interrupted      a transactional attempt stopped by Ctrl-C or SIGTERM (rolled back), or one
+                     found "running" by a later run (histories of versions before issue 24)
     baseline         the database was adopted at this version; no script ran
     marked-applied   an operator said this script was finished by hand
     accepted-change  an applied script changed on disk and --allow-changed took it
@@ -58,7 +61,7 @@ class History:
         self.table_name = table
         self.schema = schema
         self.backup = None  # --backup's file: written on every row this run inserts
-        self.id_sequence = None  # the oid of the id column's sequence, read by create()
+        self.oid = None  # the table's oid, read by create() (see Session.checked_insert)
         self._composed = {}
 
     def _sql(self, template):
@@ -87,8 +90,8 @@ class History:
         Migrator._check_privileges). Other runs leave an older table as it is.
         """
         present = self.later_columns()
-        sequence = sql.SQL("SELECT pg_catalog.pg_get_serial_sequence({name}, 'id')::pg_catalog.regclass"
-                           "::pg_catalog.oid").format(name=sql.Literal(self.table.as_string(self.connection)))
+        sequence = sql.SQL("SELECT pg_catalog.to_regclass({name})::pg_catalog.oid").format(
+            name=sql.Literal(self.table.as_string(self.connection)))
         with self.connection.cursor() as cursor:
             if present is None:
                 cursor.execute(self._sql(CREATE_SQL) + sql.SQL("; ") + sequence)
@@ -97,7 +100,7 @@ class History:
                                + sequence)
             else:
                 cursor.execute(sequence)
-            self.id_sequence = cursor.fetchone()[0]
+            self.oid = cursor.fetchone()[0]
 
     def rows(self):
         """Every row, oldest first; no rows when the table does not exist yet."""
@@ -110,8 +113,7 @@ class History:
             cursor.execute(self._sql("SELECT %s FROM {table} ORDER BY id" % ", ".join(columns)))
             return [HistoryRow(*row) for row in cursor.fetchall()]
 
-    def start_sql(self, version, filename, checksum, mode, outcome, who, steps_total=None, note=None):
-        """The INSERT of an attempt's row (RETURNING id), and its parameters."""
+    def _row(self, version, filename, checksum, mode, outcome, who, steps_total, note):
         os_user, host, pid = who
         columns = ["version", "filename", "checksum", "mode", "outcome", "steps_total", "os_user",
                    "host", "pid", "note"]
@@ -119,8 +121,30 @@ class History:
         if self.backup is not None:  # else no new column named: an older table takes the row as it is
             columns.append("backup")
             values.append(self.backup)
+        return columns, values
+
+    def start_sql(self, version, filename, checksum, mode, outcome, who, steps_total=None, note=None):
+        """The INSERT of an attempt's row (RETURNING id), and its parameters."""
+        columns, values = self._row(version, filename, checksum, mode, outcome, who, steps_total, note)
         return self._sql("INSERT INTO {table} (%s) VALUES (%s) RETURNING id" % (
             ", ".join(columns), ", ".join(["%s"] * len(columns)))), values
+
+    def finished_sql(self, version, filename, checksum, mode, outcome, who, steps_total=None, note=None,
+                     error=None, steps_done=0):
+        """The INSERT of an attempt's row as it ended, and its parameters (no "running" row before it).
+
+        A transactional script's: "applied" inside its own transaction (started when
+        that transaction began: `transaction_timestamp()`), or "failed"/"interrupted"
+        after its rollback. The statement's text is the same for every script of a
+        run (made once).
+        """
+        columns, values = self._row(version, filename, checksum, mode, outcome, who, steps_total, note)
+        query = self._sql(
+            "INSERT INTO {table} (%s, error, steps_done, started_at, finished_at, duration_s)"
+            " VALUES (%s, %%s, %%s, pg_catalog.transaction_timestamp(), pg_catalog.clock_timestamp(),"
+            " pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()"
+            " - pg_catalog.transaction_timestamp()))" % (", ".join(columns), ", ".join(["%s"] * len(columns))))
+        return query, values + [error, steps_done]
 
     def start(self, cursor, version, filename, checksum, mode, outcome, who, steps_total=None,
               note=None, flush=True, before=""):
@@ -157,24 +181,6 @@ class History:
 
     def finish_sql(self, row_id, outcome, error=None, steps_done=None):
         return self._sql(self._FINISH + " WHERE id = %s"), (outcome, error, steps_done, row_id)
-
-    def finish_current_sql(self, version, outcome, error=None, steps_done=None):
-        """finish_sql for the row this session inserted last (the sequence's currval), by its key.
-
-        The row must still be this version's "running" one: a script that moved the
-        sequence or rewrote the row makes it match nothing, which `Session.checked`
-        turns into an error.
-        """
-        return self._sql(self._FINISH + self._CURRENT), (outcome, error, steps_done, self.id_sequence,
-                                                       version)
-
-    # The row this session inserted last, while it is still `version`'s running one.
-    _CURRENT = (" WHERE id = pg_catalog.currval(%s::pg_catalog.oid::pg_catalog.regclass)"
-                " AND version = %s AND outcome = 'running'")
-
-    def current_count_sql(self, version):
-        """How many rows finish_current_sql would match: 1 once this attempt's row is made."""
-        return self._sql("SELECT count(*) FROM {table}" + self._CURRENT), (self.id_sequence, version)
 
     def finish_running_sql(self, version, who, outcome, error=None, steps_done=None):
         """finish_sql for this process's own "running" row of a version, its id unknown."""
