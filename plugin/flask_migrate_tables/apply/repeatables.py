@@ -18,17 +18,16 @@ import time
 from collections import namedtuple
 
 import psycopg2
-from psycopg2 import sql
 
 from ..books.history import History
 from ..books.repeatables import REPEATABLE_MODE, REPEATABLE_VERSION, read_due, reason_text
 from ..errors import BookkeepingFailed, Interrupted, InvalidScripts, ScriptFailed, database_failure
 from ..pg import run as runs
 from ..pg import views
-from ..pg.lockwait import pg_duration
+from ..pg.session import may_change_session
 from ..source.repeatables import discover_repeatables
 from . import failures, retries
-from .wire import Frame, Message, codec, execute, rollback
+from .wire import Frame, Message, execute, rollback
 
 log = logging.getLogger("flask_migrate_tables")
 
@@ -82,10 +81,8 @@ class _Runner:
         self.listener.repeatable_started(r.filename, note)
         with self.connection.cursor() as cursor:
             m = Message(cursor, self.history, script, r.text, r.checksum, r.plan)
-            head = self._head(cursor, r, note)
-
             def send(attempt):
-                m.head = head
+                m.head = self._head()
                 self._send(m, r)
             try:
                 retries.attempts(send, script, self.policy, self.policy.lock_timeout,
@@ -97,22 +94,16 @@ class _Runner:
                 message = "interrupted while %s ran; %s" % (r.filename, CONSEQUENCE)
                 self._record(cursor, r, message, note)
                 raise Interrupted(message)
-            self._end(cursor, r, note)
+            self._end(cursor, r, script, note)
             m.release()
         seconds = time.monotonic() - started
         log.info("Applied %s in %.3fs", r.filename, seconds)
         self.listener.repeatable_finished(r.filename, seconds)
         return seconds
 
-    def _head(self, cursor, r, note):
-        """BEGIN, the timeouts, the history row (in the file's transaction), a savepoint: one text."""
-        insert, values = self.history.start_sql(REPEATABLE_VERSION, r.filename, r.checksum,
-                                                REPEATABLE_MODE, "running", self.who, 1, note)
-        query = (sql.SQL("BEGIN; SET lock_timeout = %s; SET statement_timeout = %s; ") + insert
-                 + sql.SQL("; SAVEPOINT %s;\n" % views.SAVEPOINT))
-        return cursor.mogrify(query, [pg_duration(self.policy.lock_timeout),
-                                      pg_duration(self.policy.statement_timeout)] + values
-                              ).decode(codec(self.connection))
+    def _head(self):
+        """The timeouts (when the session lacks them), BEGIN, the history mark, a savepoint: one text."""
+        return self.frame.start(self.policy) + "SAVEPOINT %s;\n" % views.SAVEPOINT
 
     def _send(self, m, r):
         """The file after the head; a view that cannot be replaced made again with its dependents."""
@@ -135,9 +126,11 @@ class _Runner:
                                      "with the views that depend on them (%s)"
                                      % (r.filename, ", ".join(v.shown for v in remade)))
 
-    def _end(self, cursor, r, note):
-        """The session put back, the row "applied" (only while the lock is ours), COMMIT."""
-        query, params = self.frame.end(REPEATABLE_VERSION, 1)
+    def _end(self, cursor, r, script, note):
+        """The history table checked, the session put back when the file could have changed it,
+        the row "applied" (only while the lock is ours), COMMIT: wire.Frame.end's."""
+        query, params = self.frame.end(script, r.checksum, r.plan, note, may_change_session(r.text),
+                                       mode=REPEATABLE_MODE)
         try:
             cursor.execute(query, params)
         except psycopg2.Error as error:
@@ -168,6 +161,7 @@ class _Runner:
 
     def _record(self, cursor, r, message, note):
         """The `failed` row, after the rollback; a second error must not hide the first."""
+        self.frame.forget_timeouts()  # the session is put back: RESET ALL
         try:
             rollback(self.connection)
             cursor.execute(self.session.restore())

@@ -108,11 +108,13 @@ class Frame:
             sql.Literal(timeouts[0]).as_string(self.connection),
             sql.Literal(timeouts[1]).as_string(self.connection), mark)
 
-    def end(self, script, checksum, plan, note, changed):
+    def end(self, script, checksum, plan, note, changed, mode=None):
         """The statements that end a transactional script: the history table checked (the script
         must not have touched it), the session put back when `changed`, the "applied" row
-        (checked against the migration lock), COMMIT; and its parameters."""
-        insert, params = self.history.finished_sql(script.version, script.name, checksum, plan.mode,
+        (checked against the migration lock; its mode `mode`, default the plan's), COMMIT; and
+        its parameters."""
+        insert, params = self.history.finished_sql(script.version, script.name, checksum,
+                                                   mode or plan.mode,
                                                    "applied", self.who, len(plan.steps), note,
                                                    steps_done=len(plan.steps))
         if changed:
