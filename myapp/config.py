@@ -54,12 +54,23 @@ def running_command(argv=None):
     return None
 
 
+def _command_line(argv):
+    """Whether the program is `manage.py` or the flask command (`flask`, `python -m flask`)."""
+    program = argv[0] if argv else ""
+    name = os.path.basename(program)
+    return name in ("manage.py", "flask") or (
+        name == "__main__.py" and os.path.basename(os.path.dirname(program)) == "flask")
+
+
 def touches_database(argv=None):
-    """Whether the command asked for may use the app's database: not a help (`--help`, `-?`, no
-    command: `manage.py`, `flask`), not a command in WITHOUT_APP_DATABASE."""
+    """Whether the program may use the app's database: not a help of `manage.py` or `flask`
+    (`--help`, `-?`, no command), not a command in WITHOUT_APP_DATABASE; anything else (a
+    script of the user's, a shell, a WSGI server) may."""
     argv = sys.argv if argv is None else argv
     command = running_command(argv)
-    if command is None or command in WITHOUT_APP_DATABASE:
+    if command is None:
+        return not _command_line(argv)
+    if command in WITHOUT_APP_DATABASE:
         return False
     given = argv[1:argv.index("--")] if "--" in argv else argv[1:]
     return not ("--help" in given or "-?" in given)  # Flask-Script's and click's (-h: a host)

@@ -240,6 +240,16 @@ def test_help_starts_no_embedded_server(tmp_path):
     assert "Using the embedded PostgreSQL" in migrated.stderr
     assert os.path.exists(os.path.join(pgdata, "PG_VERSION"))
 
+    # So does a program of the user's that makes the app (no command line of ours to read).
+    script = ("from myapp import create_app\nfrom myapp.models import db\n"
+              "app = create_app()\nwith app.app_context():\n"
+              "    print(db.session.execute(db.text('SELECT version FROM version')).scalar())\n")
+    (tmp_path / "own_script.py").write_text(script)
+    own = _run_in(tmp_path, env, "own_script.py")
+    assert own.returncode == 0, own.stderr
+    assert own.stdout.strip() == "5" and "Using the embedded PostgreSQL" in own.stderr, own.stderr
+    assert _postgres_on(pgdata) == []
+
 
 def test_the_demo_routes_read_the_migrated_schema(manage, database):
     manage("migrate_tables", "--yes")
