@@ -192,6 +192,9 @@ def test_status_json_and_dry_run_list_what_would_run(app):
     assert not status["up_to_date"]
     text = app.manage("migrate_status").stdout
     assert "repeatable/b.sql (object missing: view b)" in text
+    history = [line.split() for line in text.splitlines() if "applied" in line.split()]
+    assert [(cells[2], cells[3]) for cells in history] == [
+        ("R", "repeatable/b.sql"), ("R", "repeatable/a.sql"), ("v1", "v1.sql")], text
     dry = app.manage("migrate_tables", "--dry-run").stdout
     lines = dry.splitlines()
     start = lines.index("Then these repeatable scripts would run, in order, each in its own transaction:")

@@ -9,7 +9,7 @@ import threading
 import time
 
 from ..errors import EXIT_FAILED, EXIT_OK, CheckFailed
-from ..books.repeatables import reason_text, repeatables_counted
+from ..books.repeatables import REPEATABLE_MODE, reason_text, repeatables_counted
 from ..events import Listener
 from ..pg.lock import describe_holder
 from ..redact import mask_text
@@ -382,7 +382,8 @@ def format_status(status):
         "all" if shown == status["history_total"] else "last %d" % shown, status["history_total"]))
     if not status["history"]:
         lines.append("  (empty)")
-    rows = [[(entry["started_at"] or "")[:19].replace("T", " "), "v%d" % entry["version"],
+    rows = [[(entry["started_at"] or "")[:19].replace("T", " "),
+             "R" if entry["mode"] == REPEATABLE_MODE else "v%d" % entry["version"],
              entry["file"] or "-",
              "%.3fs" % entry["duration_s"] if entry["duration_s"] is not None else "-",
              entry["outcome"], "%s@%s" % (entry["os_user"] or "?", entry["host"] or "?")]
