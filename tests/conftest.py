@@ -196,9 +196,15 @@ class SampleApp:
         return start_manage(str(self.root), args, self.database, **kwargs)
 
     def start_flask(self, *args, **kwargs):
-        """Start `python -m flask ...` in the app's folder (FLASK_APP is its package)."""
+        """Start `python -m flask ...` in the app's folder (FLASK_APP is its package; on Flask 0.12,
+        whose flask command cannot call a factory, a module that makes the app, as flask_cli's)."""
+        flask_app = self.package
+        if FLASK_MAJOR < 1:
+            module = self.root / "flask_app.py"
+            module.write_text("from %s import create_app\napp = create_app()\n" % self.package)
+            flask_app = str(module)
         return start_manage(str(self.root), args, self.database, command=["-m", "flask"],
-                            env={"FLASK_APP": self.package}, **kwargs)
+                            env={"FLASK_APP": flask_app}, **kwargs)
 
 
 def _environment(database, extra):
